@@ -1,0 +1,49 @@
+"""Command line: `python -m optviz run|code|list`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .catalog import catalog
+from .codegen import generate_script
+from .config import Config, ConfigError
+
+
+def _read(path: str) -> Config:
+    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    return Config.from_json(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m optviz", description="Run torch.optim on 2-D surfaces and print the trace.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a config and print the trace as JSON")
+    r.add_argument("config", help="a config JSON file, or - for standard input")
+    r.add_argument("--indent", type=int, default=None)
+    c = sub.add_parser("code", help="print a standalone PyTorch script that reproduces the run")
+    c.add_argument("config")
+    sub.add_parser("list", help="print the catalog of surfaces, optimizers and schedulers as JSON")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "list":
+            print(json.dumps(catalog(), indent=1))
+            return 0
+        config = _read(a.config)
+        if a.cmd == "code":
+            print(generate_script(config))
+            return 0
+        from .engine import run
+
+        print(run(config).to_json(indent=a.indent))
+        return 0
+    except ConfigError as e:
+        print(f"invalid config: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"cannot read {a.config}: {e.strerror or e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The registries as plain JSON data (for `python -m optviz list` and for documentation)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from .optimizers import OPTIMIZERS
+from .schedulers import SCHEDULERS
+
+
+def _params(params) -> list[dict]:
+    out = []
+    for p in params:
+        d = asdict(p)
+        d["choices"] = list(p.choices)
+        out.append(d)
+    return out
+
+
+def catalog() -> dict:
+    from .surfaces import SURFACES
+
+    return {
+        "surfaces": [{"key": s.key, "label": s.label, "expression": s.expression, "domain": [list(d) for d in s.domain],
+                      "start": list(s.start), "minima": [{"point": list(m.point), "value": m.value, "kind": m.kind} for m in s.minima],
+                      "latex": s.latex, "log_contours": s.log_contours, "watch": s.watch} for s in SURFACES.values()],
+        "optimizers": [{"name": o.name, "key": o.key, "summary": o.summary, "elementwise": o.elementwise,
+                        "groups": o.groups_ok, "note": o.note, "params": _params(o.params)} for o in OPTIMIZERS.values()],
+        "schedulers": [{"name": s.name, "key": s.key, "summary": s.summary, "needs_metric": s.needs_metric,
+                        "composite": s.composite, "params": _params(s.params)} for s in SCHEDULERS.values()],
+    }

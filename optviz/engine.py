@@ -1,0 +1,422 @@
+"""Runs real torch.optim (and its lr schedulers) on a surface, recording every step into a Trace."""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+import warnings
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from .config import Config, ConfigError, parse_config
+from .optimizers import momentum_of
+from .schedulers import build_scheduler
+from .trace import Trace
+
+DTYPE = torch.float64
+FAR = 1e4           # a point this many domain-widths from the domain's centre has diverged
+NON_ELEMENTWISE_MAX_STARTS = 64
+OnStep = Callable[[int, int], None]
+
+
+# -- problem ---------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=64)
+def _surface(kind: str, key: str, options_json: str):
+    from .surfaces import expression_surface, get_surface
+
+    options = json.loads(options_json)
+    if kind == "expression":
+        dom = options.get("domain")
+        return expression_surface(key, **({"domain": tuple(map(tuple, dom))} if dom else {}))
+    return get_surface(key, **options)
+
+
+def surface_of(config: Config):
+    """The Surface a config minimises (registry entry, quadratic with options, or a typed expression)."""
+    p = config.problem
+    if p.expression is not None:
+        return _surface("expression", p.expression, json.dumps({"domain": p.domain}))
+    return _surface("registry", p.surface, json.dumps(p.options, sort_keys=True))
+
+
+def starts_of(config: Config) -> np.ndarray:
+    p = config.problem
+    if p.starts is not None:
+        return np.asarray(p.starts, dtype=np.float64)
+    return np.asarray([p.start if p.start is not None else surface_of(config).start], dtype=np.float64)
+
+
+# -- torch objects -------------------------------------------------------------------------------
+
+def make_params(config: Config, starts: torch.Tensor, batched: bool = False) -> list[torch.Tensor]:
+    """Leaf tensors for K starts: one `xy` (2,)/(K, 2), or `x` and `y` for two groups; Muon gets 2-D shapes."""
+    spec = config.optimizer_spec
+    k = starts.shape[0]
+    matrix = spec.point_shape == "matrix"
+    if config.optimizer.groups is None:
+        xy = starts.clone() if (batched or matrix) else starts[0].clone()
+        return [xy.requires_grad_(True)]
+    cols = [starts[:, i].clone() for i in range(2)]
+    if matrix:
+        cols = [c.reshape(k, 1) for c in cols]
+    return [c.requires_grad_(True) for c in cols]
+
+
+def make_optimizer(config: Config, starts: torch.Tensor, batched: bool = False) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
+    """torch's optimizer, built as the seed writes it: a list of per-group dicts when there are groups."""
+    spec = config.optimizer_spec
+    params = make_params(config, starts.to(DTYPE), batched)
+    options = dict(config.optimizer.options)
+    if config.optimizer.groups is None:
+        return params, spec.cls(params, **options)
+    groups = [{"params": [p], **config.optimizer.groups.get(g, {})} for g, p in zip(("x", "y"), params)]
+    return params, spec.cls(groups, **options)
+
+
+def _state_vector(value: Any, numel: int) -> list[float] | None:
+    """One state entry as `numel` floats (scalars such as `step` are repeated), or None if it is not per-point."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == numel:
+            return value.detach().reshape(-1).tolist()
+        if value.numel() == 1:
+            return [float(value)] * numel
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [float(value)] * numel
+    return None
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+def run(config: Config | dict, on_step: OnStep | None = None, record: Iterable[str] | None = None) -> Trace:
+    """Run the config with torch.optim and return its Trace. Never raises for a bad run: divergence and
+    torch errors end the run with ``diverged_at`` and a message. An invalid config raises ConfigError."""
+    if not isinstance(config, Config):
+        config = parse_config(config)
+    if config.problem.starts is not None:
+        return _run_batched(config, on_step, record)
+    return _run_single(config, on_step)
+
+
+def _scheduler_stepper(config: Config, optimizer):
+    """Returns (scheduler, step(t, loss)) where step is called after optimizer step t (1-based)."""
+    if config.scheduler is None:
+        return None, lambda t, loss: None
+    sch = build_scheduler(config.scheduler_spec, config.scheduler.options, optimizer)
+    per_step = config.scheduler.interval == "step"
+    spe = config.scheduler.steps_per_epoch
+    metric = config.scheduler_spec.needs_metric
+    epoch_losses: list[float] = []
+    n_steps = config.steps
+
+    def step(t: int, loss: float) -> None:
+        if per_step:
+            sch.step(loss) if metric else sch.step()
+            return
+        epoch_losses.append(loss)
+        if t % spe == 0 or t == n_steps:
+            sch.step(sum(epoch_losses) / len(epoch_losses)) if metric else sch.step()
+            epoch_losses.clear()
+
+    return sch, step
+
+
+def _far_limit(surface) -> tuple[float, float, float]:
+    (x0, x1), (y0, y1) = surface.domain
+    span = max(x1 - x0, y1 - y0, 1e-12)
+    return (x0 + x1) / 2, (y0 + y1) / 2, FAR * span
+
+
+def _run_single(config: Config, on_step: OnStep | None) -> Trace:
+    t0 = time.perf_counter()
+    spec = config.optimizer_spec
+    surface = surface_of(config)
+    vg = surface.value_and_grad
+    n = config.steps
+    start = starts_of(config)
+    sigma = config.problem.noise
+    noise = (sigma * torch.randn((n, 1, 2), generator=torch.Generator().manual_seed(config.seed), dtype=DTYPE)
+             ).reshape(n, 2).tolist() if sigma > 0 else None
+    cx, cy, far = _far_limit(surface)
+    lbfgs = spec.name == "LBFGS"
+    sparse = spec.sparse_grad
+    grouped = config.optimizer.groups is not None
+
+    positions = [list(map(float, start[0]))]
+    losses: list[float] = []
+    grads: list[list[float]] = []
+    lrs: list[list[float]] = []
+    moms: list[list[float]] = []
+    evals: list[int] = []
+    state_rows: list[dict[str, list[float]]] = []
+    probes: list[list[list[float]]] | None = [] if lbfgs else None
+    diverged_at = None
+    message = ""
+    caught: list[str] = []
+
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always")
+        params, opt = make_optimizer(config, torch.as_tensor(start, dtype=DTYPE))
+        sch, sched_step = _scheduler_stepper(config, opt)
+        groups = opt.param_groups
+        shapes = [p.shape for p in params]
+
+        if grouped:
+            px, py = params
+
+            def read() -> tuple[float, float]:
+                return px.item(), py.item()
+
+            def write_grad(gx: float, gy: float) -> None:
+                px.grad = torch.tensor([gx], dtype=DTYPE).reshape(shapes[0])
+                py.grad = torch.tensor([gy], dtype=DTYPE).reshape(shapes[1])
+        else:
+            (pxy,) = params
+
+            def read() -> tuple[float, float]:
+                x, y = pxy.detach().reshape(-1).tolist()
+                return x, y
+
+            def write_grad(gx: float, gy: float) -> None:
+                pxy.grad = torch.tensor([gx, gy], dtype=DTYPE).reshape(shapes[0])
+
+        if sparse:
+            plain_write = write_grad
+
+            def write_grad(gx: float, gy: float) -> None:
+                plain_write(gx, gy)
+                for p in params:
+                    p.grad = p.grad.to_sparse()
+
+        current: dict[str, Any] = {}
+
+        def closure():
+            x, y = read()
+            f, gx, gy = vg(x, y)
+            fo = f
+            if noise is not None:
+                xi = noise[current["t"]]
+                fo = f + x * xi[0] + y * xi[1]
+                gx += xi[0]
+                gy += xi[1]
+            write_grad(gx, gy)
+            if current["calls"] == 0:
+                current["first"] = (f, fo, gx, gy)
+            current["calls"] += 1
+            if probes is not None:
+                current["probes"].append([x, y])
+            return fo
+
+        every = max(1, n // 100)
+        for t in range(1, n + 1):
+            lrs.append([float(g["lr"]) for g in groups])
+            moms.append([math.nan if (m := momentum_of(g)) is None else m for g in groups])
+            current.update(t=t - 1, calls=0, probes=[])
+            try:
+                opt.step(closure)
+            except Exception as e:  # torch refused mid-run: end cleanly with its message
+                diverged_at, message = t, f"torch stopped at step {t}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                lrs.pop(), moms.pop()
+                break
+            f, fo, gx, gy = current["first"]
+            losses.append(f)
+            if not (math.isfinite(fo) and math.isfinite(gx) and math.isfinite(gy)):
+                diverged_at = t
+                message = f"diverged at step {t}: the loss or gradient at the current point is not finite (loss {fo:.3g}, gradient ({gx:.3g}, {gy:.3g}))"
+                lrs.pop(), moms.pop()
+                break
+            grads.append([gx, gy])
+            evals.append(current["calls"])
+            if probes is not None:
+                probes.append(current["probes"])
+            x, y = read()
+            if not (math.isfinite(x) and math.isfinite(y)):
+                diverged_at, message = t, f"diverged at step {t}: the new point is not finite ({x:.3g}, {y:.3g})"
+            elif abs(x - cx) > far or abs(y - cy) > far:
+                diverged_at = t
+                message = (f"diverged at step {t}: the point ({x:.3g}, {y:.3g}) left the plotted domain by more than "
+                           f"{FAR:g}× its width" + ("" if surface.bounded_below else " (this surface is unbounded below)"))
+            if diverged_at is not None:
+                grads.pop(), evals.pop(), lrs.pop(), moms.pop()
+                if probes is not None:
+                    probes.pop()
+                break
+            positions.append([x, y])
+            row: dict[str, list[float]] = {}
+            for p in params:
+                for k, v in opt.state[p].items():
+                    vec = _state_vector(v, p.numel())
+                    if vec is not None:
+                        row.setdefault(k, []).extend(vec)
+            state_rows.append(row)
+            sched_step(t, fo)
+            if on_step is not None and (t % every == 0 or t == n):
+                on_step(t, n)
+        caught = [str(w.message).splitlines()[0] for w in wlist]
+
+    m = len(positions) - 1
+    losses = losses[: m + 1]
+    if len(losses) < m + 1:
+        x, y = positions[-1]
+        losses.append(vg(x, y)[0])
+    names = sorted({k for r in state_rows for k in r})
+    state = {k: np.array([r.get(k, [math.nan, math.nan]) for r in state_rows], dtype=np.float64).reshape(m, 2)
+             for k in names}
+    if not message:
+        message = f"{m} steps, final loss {losses[-1]:.6g}"
+    del sch
+    return Trace(
+        config=config, groups=config.group_names,
+        positions=np.array(positions, dtype=np.float64), losses=np.array(losses, dtype=np.float64),
+        grads=np.array(grads, dtype=np.float64).reshape(m, 2),
+        lrs=np.array(lrs, dtype=np.float64).reshape(m, len(config.group_names)),
+        momentums=np.array(moms, dtype=np.float64).reshape(m, len(config.group_names)),
+        state=state, evaluations=np.array(evals, dtype=np.int64), diverged_at=diverged_at, message=message,
+        warnings=tuple(dict.fromkeys(caught)),
+        probes=None if probes is None else [np.array(p, dtype=np.float64).reshape(-1, 2) for p in probes],
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] | None) -> Trace:
+    """K independent runs as one (K, 2) tensor (elementwise optimizers), or one by one for the others."""
+    spec = config.optimizer_spec
+    starts = starts_of(config)
+    k = len(starts)
+    if not spec.elementwise:
+        if k > NON_ELEMENTWISE_MAX_STARTS:
+            raise ConfigError("problem.starts", f"{spec.name} couples the points of a batch ({spec.note}); "
+                              f"it runs at most {NON_ELEMENTWISE_MAX_STARTS} starts one by one")
+        return _stack([_run_single(_single(config, s), None) for s in starts], config)
+    t0 = time.perf_counter()
+    record = set(record) if record is not None else {"positions", "losses"}
+    final_only = "final" in record
+    surface = surface_of(config)
+    vgb = surface.value_and_grad_batch
+    n = config.steps
+    sigma = config.problem.noise
+    gen = torch.Generator().manual_seed(config.seed)
+    cx, cy, far = _far_limit(surface)
+    grouped = config.optimizer.groups is not None
+    sparse = spec.sparse_grad
+
+    nrec = 2 if final_only else n + 1
+    pos = torch.empty((nrec, k, 2), dtype=DTYPE)
+    loss = torch.empty((nrec, k), dtype=DTYPE)
+    grads = torch.empty((n, k, 2), dtype=DTYPE) if "grads" in record else None
+    lrs = np.empty((n, len(config.group_names)))
+    moms = np.empty((n, len(config.group_names)))
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always")
+        params, opt = make_optimizer(config, torch.as_tensor(starts, dtype=DTYPE), batched=True)
+        sch, sched_step = _scheduler_stepper(config, opt)
+        groups = opt.param_groups
+        if grouped:
+            px, py = params
+            X, Y = px.detach().reshape(k), py.detach().reshape(k)
+        else:
+            (pxy,) = params
+            X, Y = pxy.detach()[:, 0], pxy.detach()[:, 1]
+        pos[0, :, 0] = X
+        pos[0, :, 1] = Y
+        current: dict[str, Any] = {}
+
+        def closure():
+            F, GX, GY = vgb(X, Y)
+            current["F"] = F
+            Fo = F
+            if sigma > 0:
+                xi = sigma * torch.randn((k, 2), generator=gen, dtype=DTYPE)
+                Fo = F + X * xi[:, 0] + Y * xi[:, 1]
+                GX = GX + xi[:, 0]
+                GY = GY + xi[:, 1]
+            current["Fo"] = Fo
+            if grouped:
+                px.grad, py.grad = GX.reshape(px.shape), GY.reshape(py.shape)
+            else:
+                pxy.grad = torch.stack((GX, GY), dim=1)
+            if sparse:
+                for p in params:
+                    p.grad = p.grad.to_sparse()
+            if grads is not None:
+                grads[current["t"], :, 0] = GX
+                grads[current["t"], :, 1] = GY
+            return Fo.sum()
+
+        every = max(1, n // 100)
+        for t in range(1, n + 1):
+            for i, g in enumerate(groups):
+                lrs[t - 1, i] = g["lr"]
+                m = momentum_of(g)
+                moms[t - 1, i] = math.nan if m is None else m
+            current["t"] = t - 1
+            opt.step(closure)
+            if not final_only:
+                loss[t - 1] = current["F"]
+                pos[t, :, 0] = X
+                pos[t, :, 1] = Y
+            if config.scheduler is not None:
+                fo = current["Fo"]
+                sched_step(t, float(fo[torch.isfinite(fo)].mean()) if bool(torch.isfinite(fo).any()) else math.inf)
+            if on_step is not None and (t % every == 0 or t == n):
+                on_step(t, n)
+        F_end = vgb(X, Y)[0]
+        if final_only:
+            loss[0] = vgb(pos[0, :, 0], pos[0, :, 1])[0]
+            pos[1, :, 0], pos[1, :, 1] = X, Y
+        loss[-1] = F_end
+        caught = [str(w.message).splitlines()[0] for w in wlist]
+    del sch
+    P, L = pos.numpy(), loss.numpy()
+    bad = ~np.isfinite(P).all(axis=2) | ~np.isfinite(L) | (np.abs(P[..., 0] - cx) > far) | (np.abs(P[..., 1] - cy) > far)
+    diverged = np.where(bad.any(axis=0), bad.argmax(axis=0), -1)
+    if not final_only:
+        # a row that diverged at step t keeps its finite prefix; the rest is NaN
+        steps_idx = np.arange(nrec)[:, None]
+        mask = (diverged[None, :] >= 0) & (steps_idx >= diverged[None, :])
+        P[mask] = np.nan
+        L[mask] = np.nan
+    nd = int((diverged >= 0).sum())
+    return Trace(
+        config=config, groups=config.group_names, positions=P, losses=L,
+        grads=None if grads is None else grads.numpy(), lrs=lrs, momentums=moms, state={},
+        evaluations=np.ones(n, dtype=np.int64), diverged_at=diverged,
+        message=f"{k} starts × {n} steps; {nd} diverged", warnings=tuple(dict.fromkeys(caught)),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _single(config: Config, start) -> Config:
+    from dataclasses import replace
+
+    return replace(config, problem=replace(config.problem, starts=None, start=(float(start[0]), float(start[1]))))
+
+
+def _stack(traces: list[Trace], config: Config) -> Trace:
+    """Batched result from single runs of different lengths (padded with NaN after divergence)."""
+    n = config.steps
+    k = len(traces)
+    P = np.full((n + 1, k, 2), np.nan)
+    L = np.full((n + 1, k), np.nan)
+    div = np.full(k, -1, dtype=np.int64)
+    for i, tr in enumerate(traces):
+        m = tr.steps
+        P[: m + 1, i] = tr.positions
+        L[: m + 1, i] = tr.losses
+        if tr.diverged_at is not None:
+            div[i] = tr.diverged_at
+    t0 = traces[0]
+    lrs = np.full((n, len(config.group_names)), np.nan)
+    lrs[: t0.steps] = t0.lrs
+    moms = np.full_like(lrs, np.nan)
+    moms[: t0.steps] = t0.momentums
+    return Trace(config=config, groups=config.group_names, positions=P, losses=L, grads=None, lrs=lrs,
+                 momentums=moms, state={}, evaluations=np.ones(n, dtype=np.int64), diverged_at=div,
+                 message=f"{k} starts × {n} steps, run one by one; {int((div >= 0).sum())} diverged",
+                 warnings=tuple(dict.fromkeys(w for tr in traces for w in tr.warnings)),
+                 seconds=sum(tr.seconds for tr in traces))

@@ -1,0 +1,276 @@
+"""Figures: records in, plotly `go.Figure` out (no Streamlit here). Large fonts, so a projector can read them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .optimizers import get_optimizer
+from .trace import Trace
+
+FONT = dict(size=16)
+MAX_FRAMES = 60
+GROUP_DASH = ("solid", "dash", "dot", "dashdot")
+STATE_COLOURS = {"momentum_buffer": "#9467bd", "exp_avg": "#9467bd", "grad": "#d62728"}
+
+
+@dataclass(frozen=True)
+class Path:
+    """One trajectory to draw: the trace, its legend label and its colour."""
+
+    trace: Trace
+    label: str
+    colour: str
+    dash: str = "solid"
+
+
+def path_of(trace: Trace, label: str | None = None, dash: str = "solid") -> Path:
+    spec = get_optimizer(trace.config.optimizer.name)
+    return Path(trace, label or spec.name, spec.colour, dash)
+
+
+def _layout(fig: go.Figure, title: str, height: int = 520, **kw) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0.01), font=FONT, height=height, margin=dict(l=60, r=20, t=60, b=50),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0), template="plotly_white", **kw)
+    return fig
+
+
+def _f32(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float32)
+
+
+def contour_levels(z: np.ndarray, log: bool) -> tuple[np.ndarray, str]:
+    """Values to colour the contour by: log10(f − min + δ) where the surface asks for log scale."""
+    finite = z[np.isfinite(z)]
+    if not log or finite.size == 0:
+        return np.clip(z, *(np.percentile(finite, [0, 99]) if finite.size else (0, 1))), "f(x, y)"
+    lo = finite.min()
+    delta = max(1e-3, 1e-6 * (finite.max() - lo))
+    return np.log10(z - lo + delta), "log₁₀(f − min)"
+
+
+def frame_steps(n: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """Which steps get an animation frame (all when short, evenly spread otherwise, always the last)."""
+    if n + 1 <= max_frames:
+        return np.arange(n + 1)
+    return np.unique(np.linspace(0, n, max_frames).round().astype(int))
+
+
+def _arrow(p: np.ndarray, v: np.ndarray, scale: float) -> tuple[list, list]:
+    """A segment from p along v (already scaled), with a small head, as x/y lists broken by None."""
+    q = p + v * scale
+    d = q - p
+    length = float(np.hypot(*d))
+    if not np.isfinite(length) or length == 0:
+        return [None], [None]
+    u = d / length
+    h = 0.25 * length
+    left = q - h * u + 0.5 * h * np.array([-u[1], u[0]])
+    right = q - h * u - 0.5 * h * np.array([-u[1], u[0]])
+    return [p[0], q[0], None, left[0], q[0], right[0], None], [p[1], q[1], None, left[1], q[1], right[1], None]
+
+
+def _state_arrows(trace: Trace, t: int, span: float) -> list[tuple[str, str, list, list]]:
+    """Arrows at the point of step t: −gradient and the optimizer's direction state (−momentum, −exp_avg)."""
+    out = []
+    if t >= trace.steps:
+        return out
+    p = trace.positions[t]
+    vectors = [("−gradient", "#d62728", -trace.grads, t)]
+    for name in ("momentum_buffer", "exp_avg"):
+        if name in trace.state and t >= 1:
+            vectors.append((f"−{name}", "#9467bd", -trace.state[name], t - 1))
+    for label, colour, series, i in vectors:
+        norms = np.hypot(series[:, 0], series[:, 1])
+        top = np.nanmax(norms) if np.isfinite(norms).any() else 0
+        if top > 0 and np.isfinite(series[i]).all():
+            xs, ys = _arrow(p, series[i], 0.18 * span / top)
+            out.append((label, colour, xs, ys))
+    return out
+
+
+def contour_figure(surface, paths: list[Path], n_grid: int = 160, animate: bool = True, arrows: bool = True,
+                   click_grid: int = 0, height: int = 560, domain=None) -> go.Figure:
+    """Contour of the surface with each path, the minima and the start; Plotly frames animate the paths."""
+    (x0, x1), (y0, y1) = domain or surface.domain
+    xs, ys, z = surface.grid(n_grid, domain=((x0, x1), (y0, y1)))
+    zc, zlabel = contour_levels(z, surface.log_contours)
+    fig = go.Figure()
+    fig.add_trace(go.Contour(x=_f32(xs), y=_f32(ys), z=_f32(zc), colorscale="Viridis", ncontours=30, opacity=0.85,
+                             colorbar=dict(title=dict(text=zlabel, side="right")), hoverinfo="skip",
+                             contours=dict(showlines=True), line=dict(width=0.5), name="surface", showlegend=False))
+    if click_grid:
+        gx, gy = np.meshgrid(np.linspace(x0, x1, click_grid), np.linspace(y0, y1, click_grid))
+        fig.add_trace(go.Scatter(x=_f32(gx.ravel()), y=_f32(gy.ravel()), mode="markers", marker=dict(size=12, opacity=0),
+                                 name="click to start here", showlegend=False, hovertemplate="start here: (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    mins = [m for m in surface.minima if x0 <= m.point[0] <= x1 and y0 <= m.point[1] <= y1]
+    if mins:
+        fig.add_trace(go.Scatter(x=[m.point[0] for m in mins], y=[m.point[1] for m in mins], mode="markers",
+                                 marker=dict(symbol="star", size=18, color="white", line=dict(color="black", width=1.5)),
+                                 name="minimum", text=[f"{m.kind} minimum, f = {m.value:.6g}" for m in mins],
+                                 hovertemplate="%{text}<br>(%{x:.4f}, %{y:.4f})<extra></extra>"))
+    span = max(x1 - x0, y1 - y0)
+    static_end = len(fig.data)
+    for path in paths:
+        tr = path.trace
+        pos = tr.positions
+        hover = _hover(tr)
+        fig.add_trace(go.Scatter(x=_f32(pos[:, 0]), y=_f32(pos[:, 1]), mode="lines+markers", name=path.label,
+                                 line=dict(color=path.colour, width=2.5, dash=path.dash), marker=dict(size=4),
+                                 customdata=hover, hovertemplate="%{customdata}<extra>" + path.label + "</extra>"))
+        fig.add_trace(go.Scatter(x=[pos[0, 0]], y=[pos[0, 1]], mode="markers", showlegend=False, hoverinfo="skip",
+                                 marker=dict(symbol="circle-open", size=14, color=path.colour, line=dict(width=3))))
+    fig.update_xaxes(range=[x0, x1], title="x", constrain="domain")
+    fig.update_yaxes(range=[y0, y1], title="y")
+    _layout(fig, f"{surface.label}: paths on the contour", height)
+    if animate and paths:
+        _animate(fig, paths, static_end, span, arrows)
+    return fig
+
+
+def _hover(tr: Trace) -> np.ndarray:
+    rows = []
+    n = tr.steps
+    for t in range(n + 1):
+        s = f"step {t}<br>(x, y) = ({tr.positions[t, 0]:.4g}, {tr.positions[t, 1]:.4g})<br>loss {tr.losses[t]:.4g}"
+        if t < n:
+            s += f"<br>gradient ({tr.grads[t, 0]:.3g}, {tr.grads[t, 1]:.3g})"
+            if t >= 1:
+                for name, v in tr.state.items():
+                    if name not in ("step",):
+                        s += f"<br>{name} ({v[t - 1, 0]:.3g}, {v[t - 1, 1]:.3g})"
+        rows.append(s)
+    return np.array(rows, dtype=object)
+
+
+def _animate(fig: go.Figure, paths: list[Path], first_path_trace: int, span: float, arrows: bool) -> None:
+    """Frames: each path grows to step t, with a marker (and state arrows for a single path) at its head."""
+    n = max(p.trace.steps for p in paths)
+    steps = frame_steps(n)
+    single = len(paths) == 1 and arrows
+    n_arrow = 3 if single else 0
+    head_start = len(fig.data)
+    for p in paths:
+        fig.add_trace(go.Scatter(x=[p.trace.positions[0, 0]], y=[p.trace.positions[0, 1]], mode="markers", showlegend=False,
+                                 marker=dict(size=14, color=p.colour, line=dict(color="white", width=2)), hoverinfo="skip"))
+    for i in range(n_arrow):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(width=3), name=f"arrow {i}", showlegend=False, hoverinfo="skip"))
+    frames = []
+    for t in steps:
+        data, idx = [], []
+        for j, p in enumerate(paths):
+            m = min(t, p.trace.steps)
+            pos = p.trace.positions
+            data.append(go.Scatter(x=_f32(pos[: m + 1, 0]), y=_f32(pos[: m + 1, 1])))
+            idx.append(first_path_trace + 2 * j)
+            data.append(go.Scatter(x=[pos[m, 0]], y=[pos[m, 1]]))
+            idx.append(head_start + j)
+        if single:
+            arrows_t = _state_arrows(paths[0].trace, int(min(t, paths[0].trace.steps)), span)
+            for i in range(n_arrow):
+                if i < len(arrows_t):
+                    label, colour, xs, ys = arrows_t[i]
+                    data.append(go.Scatter(x=xs, y=ys, line=dict(color=colour), name=label, showlegend=True))
+                else:
+                    data.append(go.Scatter(x=[None], y=[None], showlegend=False))
+                idx.append(head_start + len(paths) + i)
+        frames.append(go.Frame(data=data, traces=idx, name=str(t)))
+    fig.frames = frames
+    # show the whole run at first; Play starts from step 0
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.08, xanchor="left", yanchor="top", pad=dict(t=10),
+                          buttons=[dict(label="▶ Play", method="animate",
+                                        args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=True, transition=dict(duration=0))]),
+                                   dict(label="❚❚ Pause", method="animate",
+                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=len(steps) - 1, x=0.18, len=0.82, y=-0.05, yanchor="top", currentvalue=dict(prefix="step "),
+                      steps=[dict(label=str(t), method="animate",
+                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False))]) for t in steps])],
+        margin=dict(b=110),
+    )
+
+
+def surface3d_figure(surface, paths: list[Path], n_grid: int = 80, height: int = 560) -> go.Figure:
+    xs, ys, z = surface.grid(n_grid)
+    zc = np.clip(z, None, np.nanpercentile(z[np.isfinite(z)], 98)) if np.isfinite(z).any() else z
+    fig = go.Figure(go.Surface(x=_f32(xs), y=_f32(ys), z=_f32(zc), colorscale="Viridis", opacity=0.85, showscale=False))
+    top = float(np.nanmax(zc)) if np.isfinite(zc).any() else 1.0
+    for p in paths:
+        pos, loss = p.trace.positions, np.minimum(p.trace.losses, top)
+        fig.add_trace(go.Scatter3d(x=_f32(pos[:, 0]), y=_f32(pos[:, 1]), z=_f32(loss), mode="lines+markers", name=p.label,
+                                   line=dict(color=p.colour, width=6), marker=dict(size=2.5, color=p.colour)))
+    _layout(fig, f"{surface.label} in 3-D", height)
+    fig.update_layout(scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="f"))
+    return fig
+
+
+def loss_figure(paths: list[Path], f_star: float | None = None, height: int = 380) -> go.Figure:
+    """Loss vs step on a log axis (f − f* when the minimum value is known, so the log scale is meaningful)."""
+    fig = go.Figure()
+    for p in paths:
+        y = p.trace.losses - (f_star or 0.0)
+        fig.add_trace(go.Scatter(x=np.arange(len(y)), y=_f32(np.where(y > 0, y, np.nan)), mode="lines", name=p.label,
+                                 line=dict(color=p.colour, dash=p.dash, width=2.5)))
+    _layout(fig, "loss − f* vs step" if f_star is not None else "loss vs step", height)
+    fig.update_yaxes(type="log", title="f − f*" if f_star is not None else "f")
+    fig.update_xaxes(title="step")
+    return fig
+
+
+def _epoch_lines(fig: go.Figure, trace: Trace) -> None:
+    sch = trace.config.scheduler
+    if sch is None or sch.interval != "epoch" or trace.steps // sch.steps_per_epoch > 60:
+        return
+    for e in range(sch.steps_per_epoch, trace.steps, sch.steps_per_epoch):
+        fig.add_vline(x=e + 0.5, line=dict(color="#bbbbbb", width=1, dash="dot"))
+
+
+def lr_figure(trace: Trace, height: int = 380) -> go.Figure:
+    """lr of every group while each step ran (and momentum/β₁ when a scheduler changes it)."""
+    fig = go.Figure()
+    steps = np.arange(1, trace.steps + 1)
+    for g, name in enumerate(trace.groups):
+        fig.add_trace(go.Scatter(x=steps, y=_f32(trace.lrs[:, g]), mode="lines", name=f"lr ({name})", line_shape="hv",
+                                 line=dict(width=3, dash=GROUP_DASH[g % 4], color="#1f77b4")))
+    moms = trace.momentums
+    if trace.has_momentum and np.nanmax(moms) - np.nanmin(moms) > 0:
+        for g, name in enumerate(trace.groups):
+            fig.add_trace(go.Scatter(x=steps, y=_f32(moms[:, g]), mode="lines", name=f"momentum/β₁ ({name})", yaxis="y2",
+                                     line_shape="hv", line=dict(width=2, dash=GROUP_DASH[g % 4], color="#ff7f0e")))
+        fig.update_layout(yaxis2=dict(title="momentum / β₁", overlaying="y", side="right", showgrid=False))
+    _epoch_lines(fig, trace)
+    _layout(fig, "learning rate used during each step" + (" (dotted: epoch boundaries)" if trace.config.scheduler and
+                                                           trace.config.scheduler.interval == "epoch" else ""), height)
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title="lr")
+    return fig
+
+
+def state_figure(trace: Trace, height: int = 380) -> go.Figure:
+    """Each tensor of torch's optimizer state after every step, per coordinate."""
+    fig = go.Figure()
+    steps = np.arange(1, trace.steps + 1)
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+    for i, (name, v) in enumerate(sorted(trace.state.items())):
+        for c, coord in enumerate("xy"):
+            fig.add_trace(go.Scatter(x=steps, y=_f32(v[:, c]), mode="lines", name=f"{name}[{coord}]", legendgroup=name,
+                                     line=dict(color=palette[i % len(palette)], dash="solid" if c == 0 else "dash", width=2)))
+    _layout(fig, "optimizer.state after each step (solid: x, dashed: y)", height)
+    fig.update_xaxes(title="step")
+    if not trace.state:
+        fig.add_annotation(text="this optimizer keeps no state with these settings", showarrow=False, font=dict(size=18),
+                           xref="paper", yref="paper", x=0.5, y=0.5)
+    return fig
+
+
+def evaluations_figure(trace: Trace, height: int = 320) -> go.Figure:
+    fig = go.Figure(go.Bar(x=np.arange(1, trace.steps + 1), y=trace.evaluations, marker_color="#444"))
+    _layout(fig, f"closure calls per step() — {int(trace.evaluations.sum())} in all", height)
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title="evaluations")
+    return fig
+
+
+def figure_bytes(fig: go.Figure) -> int:
+    return len(fig.to_json())

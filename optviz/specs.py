@@ -1,0 +1,110 @@
+"""Hyperparameter specs: one typed description per torch keyword, shared by optimizers and schedulers."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class ConfigError(ValueError):
+    """A user-facing problem with a config; `field` names the JSON path (e.g. ``optimizer.options.lr``)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter: torch's keyword name, torch's default, a UI range and a one-sentence help.
+
+    kind: "float", "int", "bool", "choice", "pair" (two floats, e.g. betas), "intlist" (milestones),
+    "text" (a safe expression such as a scheduler lambda).
+    ``default`` is torch's own default (``None`` where torch requires the argument); ``ui_default`` is
+    what optviz uses when the argument is required or torch's default makes a poor demo.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple = ()
+    ui_default: Any = None
+    nullable: bool = False
+    per_group: bool = True
+
+    @property
+    def initial(self) -> Any:
+        return self.ui_default if self.ui_default is not None else self.default
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def coerce(param: Param, value: Any, field: str) -> Any:
+    """Turn a JSON value into the Python value torch expects, or raise ConfigError naming the field."""
+    if value is None:
+        if param.nullable or param.default is None and param.kind == "choice":
+            return None
+        raise ConfigError(field, f"a value is required for '{param.name}'")
+    k = param.kind
+    if k == "bool":
+        if isinstance(value, bool):
+            return value
+        if value in (0, 1, "true", "false", "True", "False"):
+            return value in (1, "true", "True")
+        raise ConfigError(field, f"expected true or false, got {value!r}")
+    if k == "choice":
+        if value in param.choices:
+            return value
+        raise ConfigError(field, f"expected one of {', '.join(map(repr, param.choices))}, got {value!r}")
+    if k == "float":
+        return _float(value, field)
+    if k == "int":
+        v = _float(value, field)
+        if v != int(v):
+            raise ConfigError(field, f"expected a whole number, got {value!r}")
+        return int(v)
+    if k == "pair":
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ConfigError(field, f"expected two numbers [a, b], got {value!r}")
+        a = None if value[0] is None and param.nullable else _float(value[0], field + "[0]")
+        return (a, _float(value[1], field + "[1]"))
+    if k == "intlist":
+        if not isinstance(value, (list, tuple)) or len(value) > 100:
+            raise ConfigError(field, f"expected a list of whole numbers (at most 100), got {value!r}")
+        out = [coerce(Param(param.name, "int", 0, ""), v, f"{field}[{i}]") for i, v in enumerate(value)]
+        return out
+    if k == "text":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value) and 1 <= len(value) <= 2:
+            return list(value)
+        raise ConfigError(field, f"expected an expression text, got {value!r}")
+    raise ConfigError(field, f"unsupported kind {k}")
+
+
+def _float(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not (_is_number(value) or isinstance(value, str)):
+        raise ConfigError(field, f"expected a number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(field, f"expected a number, got {value!r}") from None
+    if math.isnan(v) or math.isinf(v):
+        raise ConfigError(field, f"expected a finite number, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A constraint checked before running; ``message`` is torch's own text where torch enforces it."""
+
+    field: str
+    ok: Callable[[dict], bool]
+    message: Callable[[dict], str]
