@@ -53,25 +53,17 @@ def _fpow(a, b):
         return nan
 
 
-def _fexp(a):
-    try:
-        return math.exp(a)
-    except OverflowError:
-        return inf
+def _overflow_to_inf(f: Callable, signed: bool = False) -> Callable:
+    def g(a):
+        try:
+            return f(a)
+        except OverflowError:  # |a| beyond about 710
+            return math.copysign(inf, a) if signed else inf
+    g.__name__ = f.__name__
+    return g
 
 
-def _fsinh(a):
-    try:
-        return math.sinh(a)
-    except OverflowError:
-        return math.copysign(inf, a)
-
-
-def _fcosh(a):
-    try:
-        return math.cosh(a)
-    except OverflowError:
-        return inf
+_fexp = _overflow_to_inf(math.exp)
 
 
 def _periodic(f: Callable) -> Callable:
@@ -113,26 +105,21 @@ def _fsign(a):
 
 
 def _fminimum(a, b):
-    if a != a or b != b:
-        return nan
-    return a if a <= b else b
+    return nan if a != a or b != b else a if a <= b else b
 
 
 def _fmaximum(a, b):
-    if a != a or b != b:
-        return nan
-    return a if a >= b else b
+    return nan if a != a or b != b else a if a >= b else b
 
 
 FLOAT = SimpleNamespace(
-    sin=_periodic(math.sin), cos=_periodic(math.cos), tan=_periodic(math.tan), exp=_fexp,
+    sin=_periodic(math.sin), cos=_periodic(math.cos), tan=_periodic(math.tan), exp=_fexp, sqrt=_fsqrt,
     log=_positive_domain(math.log), log10=_positive_domain(math.log10), log2=_positive_domain(math.log2),
-    sqrt=_fsqrt, abs=math.fabs, tanh=math.tanh, sinh=_fsinh, cosh=_fcosh, arctan=math.atan,
-    arcsin=_unit_domain(math.asin), arccos=_unit_domain(math.acos), arcsinh=math.asinh,
-    sigmoid=_fsigmoid, minimum=_fminimum, maximum=_fmaximum, sign=_fsign,
+    sinh=_overflow_to_inf(math.sinh, signed=True), cosh=_overflow_to_inf(math.cosh), tanh=math.tanh,
+    arcsin=_unit_domain(math.asin), arccos=_unit_domain(math.acos), arctan=math.atan, arcsinh=math.asinh,
+    abs=math.fabs, sigmoid=_fsigmoid, minimum=_fminimum, maximum=_fmaximum, sign=_fsign,
     div=_fdiv, pow=_fpow, pi=math.pi, e=math.e,
 )
-
 
 # ---------------------------------------------------------------- torch tensors
 def _tensor(a) -> torch.Tensor:
@@ -232,7 +219,7 @@ class Dual:
         if type(o) is Dual:
             return _pow_dual(self, o)
         if not isinstance(o, (int, float)):
-            return _pow_dual(self, _constant(o))
+            return _pow_dual(self, Dual(o, 0.0, 0.0))
         a = self.value
         if type(a) is float:
             if o == 2:
@@ -254,10 +241,6 @@ class Dual:
             v = o ** a
             d = torch.where(a >= 0, 0.0, v * -inf) if o == 0 else v * FLOAT.log(o)
         return Dual(v, d * self.dx, d * self.dy)
-
-
-def _constant(c) -> Dual:
-    return Dual(c, 0.0, 0.0)
 
 
 def _pow_dual(a: Dual, b: Dual) -> Dual:
@@ -297,12 +280,21 @@ _DERIVATIVES: dict[str, Callable] = {
 }
 
 
+def _plain(name: str) -> Callable:
+    """FLOAT's or TORCH's function ``name``, chosen by the (non-dual) arguments."""
+    f_float, f_torch = getattr(FLOAT, name), getattr(TORCH, name)
+
+    def f(*args):
+        return (f_float if all(isinstance(a, (int, float)) for a in args) else f_torch)(*args)
+    return f
+
+
 def _dual_unary(name: str) -> Callable:
-    f_float, f_torch, deriv = getattr(FLOAT, name), getattr(TORCH, name), _DERIVATIVES[name]
+    f_float, f_torch, deriv, plain = getattr(FLOAT, name), getattr(TORCH, name), _DERIVATIVES[name], _plain(name)
 
     def f(a):
         if type(a) is not Dual:
-            return f_float(a) if isinstance(a, (int, float)) else f_torch(a)
+            return plain(a)
         x = a.value
         if type(x) is float:
             v = f_float(x)
@@ -317,14 +309,14 @@ def _dual_unary(name: str) -> Callable:
 
 def _dual_pick(lower: bool) -> Callable:
     """minimum (lower) or maximum; at a tie each side gets half the gradient, as in torch."""
-    plain_float, plain_torch = (FLOAT.minimum, TORCH.minimum) if lower else (FLOAT.maximum, TORCH.maximum)
+    name = "minimum" if lower else "maximum"
+    plain, plain_torch = _plain(name), getattr(TORCH, name)
 
     def pick(a, b):
         if type(a) is not Dual and type(b) is not Dual:
-            floats = isinstance(a, (int, float)) and isinstance(b, (int, float))
-            return plain_float(a, b) if floats else plain_torch(a, b)
-        a = a if type(a) is Dual else _constant(a)
-        b = b if type(b) is Dual else _constant(b)
+            return plain(a, b)
+        a = a if type(a) is Dual else Dual(a, 0.0, 0.0)
+        b = b if type(b) is Dual else Dual(b, 0.0, 0.0)
         av, bv = a.value, b.value
         if isinstance(av, (int, float)) and isinstance(bv, (int, float)):
             if av != av or bv != bv:
@@ -337,32 +329,24 @@ def _dual_pick(lower: bool) -> Callable:
         wa = torch.where(av == bv, 0.5, wa)
         wb = 1.0 - wa
         return Dual(plain_torch(av, bv), wa * a.dx + wb * b.dx, wa * a.dy + wb * b.dy)
-    pick.__name__ = "minimum" if lower else "maximum"
+    pick.__name__ = name
     return pick
 
 
 def _dual_binary(name: str, op: Callable) -> Callable:
-    f_float, f_torch = getattr(FLOAT, name), getattr(TORCH, name)
+    plain = _plain(name)
 
     def f(a, b):
-        if type(a) is Dual or type(b) is Dual:
-            return op(a, b)
-        floats = isinstance(a, (int, float)) and isinstance(b, (int, float))
-        return f_float(a, b) if floats else f_torch(a, b)
+        return op(a, b) if type(a) is Dual or type(b) is Dual else plain(a, b)
     f.__name__ = name
     return f
 
 
-def _dual_sign(a):
-    """sign of the value (a step function: its derivative is zero wherever it is defined)."""
-    v = a.value if type(a) is Dual else a
-    return FLOAT.sign(v) if isinstance(v, (int, float)) else TORCH.sign(v)
-
-
+_sign = _plain("sign")
 DUAL = SimpleNamespace(
     **{n: _dual_unary(n) for n in _DERIVATIVES},
     minimum=_dual_pick(True), maximum=_dual_pick(False),
-    sign=_dual_sign,
+    sign=lambda a: _sign(a.value if type(a) is Dual else a),  # a step function: no derivative
     div=_dual_binary("div", operator.truediv), pow=_dual_binary("pow", operator.pow),
     pi=math.pi, e=math.e,
 )

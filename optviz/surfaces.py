@@ -133,6 +133,7 @@ def quadratic_matrix(eigenvalues=(1.0, 10.0), angle_deg: float = 0.0) -> np.ndar
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     R = np.array([[c, -s], [s, c]])
     A = R @ np.diag([l1, l2]) @ R.T
+    A[np.abs(A) < 1e-15 * max(abs(l1), abs(l2))] = 0.0  # rounding noise, e.g. off-diagonals when λ₁ = λ₂
     return (A + A.T) / 2
 
 
@@ -165,7 +166,7 @@ def quadratic_surface(eigenvalues=(1.0, 10.0), angle_deg: float = 0.0, center=(0
         watch = (f"One eigenvalue is negative, so the centre is a saddle and f falls without bound: watch how "
                  f"fast each optimizer escapes along the downhill direction (|λ| ratio κ = {kappa:g}).")
     else:
-        watch = (f"Condition number κ = λmax/λmin = {kappa:g}: watch plain gradient descent zig-zag across the "
+        watch = (f"Condition number κ = {kappa:g} (λmax/λmin): watch plain gradient descent zig-zag across the "
                  f"steep direction while momentum and Adam make progress along the shallow one.")
     return Surface(
         key="quadratic", label=f"Quadratic (λ = {l1:g}, {l2:g}; {angle:g}°)", expression=f"0.5*({body})",

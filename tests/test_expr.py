@@ -53,7 +53,7 @@ def test_valid_formula_matches_torch_on_every_namespace(text):
     fn = compile_expression(text).surface_fn()
     X, Y = _points()
     _close(fn(X, Y, TORCH), ref(X, Y))
-    _close([fn(float(x), float(y), FLOAT) for x, y in zip(X, Y)], ref(X, Y))
+    _close([fn(float(x), float(y), FLOAT) for x, y in zip(X, Y, strict=True)], ref(X, Y))
 
     x, y = X.clone().requires_grad_(), Y.clone().requires_grad_()
     gx, gy = torch.autograd.grad(ref(x, y).sum(), (x, y), materialize_grads=True)
@@ -115,7 +115,7 @@ def test_float_div_pow_min_max_behave_like_torch():
     bases = [-1000.0, -2.0, -0.5, -0.0, 0.0, 0.5, 2.0, 1000.0, inf, nan]
     exps = [-inf, -3.0, -2.5, -1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 1001.0, inf, nan]
     pairs = [(a, b) for a in bases for b in exps]
-    A, B = (torch.tensor(v, dtype=T) for v in zip(*pairs))
+    A, B = (torch.tensor(v, dtype=T) for v in zip(*pairs, strict=True))
     for ours, theirs in ((FLOAT.pow, torch.pow), (FLOAT.div, torch.div), (FLOAT.minimum, torch.minimum),
                          (FLOAT.maximum, torch.maximum)):
         got = torch.tensor([ours(a, b) for a, b in pairs], dtype=T)
