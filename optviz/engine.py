@@ -80,10 +80,11 @@ def make_optimizer(config: Config, starts: torch.Tensor, batched: bool = False) 
 def _state_vector(value: Any, numel: int) -> list[float] | None:
     """One state entry as `numel` floats (scalars such as `step` are repeated), or None if it is not per-point."""
     if isinstance(value, torch.Tensor):
-        if value.numel() == numel:
-            return value.detach().reshape(-1).tolist()
-        if value.numel() == 1:
-            return [float(value)] * numel
+        size = value.numel()
+        if size == numel:
+            return value.tolist() if value.dim() == 1 else value.detach().reshape(-1).tolist()
+        if size == 1:
+            return [value.item()] * numel
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return [float(value)] * numel
@@ -174,7 +175,7 @@ def _run_single(config: Config, on_step: OnStep | None) -> Trace:
             def write_grad(gx: float, gy: float) -> None:
                 px.grad = torch.tensor([gx], dtype=DTYPE).reshape(shapes[0])
                 py.grad = torch.tensor([gy], dtype=DTYPE).reshape(shapes[1])
-        else:
+        elif spec.point_shape == "matrix":
             (pxy,) = params
 
             def read() -> tuple[float, float]:
@@ -182,7 +183,16 @@ def _run_single(config: Config, on_step: OnStep | None) -> Trace:
                 return x, y
 
             def write_grad(gx: float, gy: float) -> None:
-                pxy.grad = torch.tensor([gx, gy], dtype=DTYPE).reshape(shapes[0])
+                pxy.grad = torch.tensor([[gx, gy]], dtype=DTYPE)
+        else:
+            (pxy,) = params
+
+            def read() -> tuple[float, float]:
+                x, y = pxy.tolist()
+                return x, y
+
+            def write_grad(gx: float, gy: float) -> None:
+                pxy.grad = torch.tensor([gx, gy], dtype=DTYPE)
 
         if sparse:
             plain_write = write_grad
@@ -246,12 +256,15 @@ def _run_single(config: Config, on_step: OnStep | None) -> Trace:
                     probes.pop()
                 break
             positions.append([x, y])
-            row: dict[str, list[float]] = {}
-            for p in params:
-                for k, v in opt.state[p].items():
-                    vec = _state_vector(v, p.numel())
-                    if vec is not None:
-                        row.setdefault(k, []).extend(vec)
+            if grouped:
+                row: dict[str, list[float]] = {}
+                for p in params:
+                    for k, v in opt.state[p].items():
+                        vec = _state_vector(v, 1)
+                        if vec is not None:
+                            row.setdefault(k, []).extend(vec)
+            else:
+                row = {k: vec for k, v in opt.state[pxy].items() if (vec := _state_vector(v, 2)) is not None}
             state_rows.append(row)
             sched_step(t, fo)
             if on_step is not None and (t % every == 0 or t == n):
@@ -357,9 +370,11 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
             current["t"] = t - 1
             opt.step(closure)
             if not final_only:
-                loss[t - 1] = current["F"]
-                pos[t, :, 0] = X
-                pos[t, :, 1] = Y
+                loss[t - 1].copy_(current["F"])
+                if grouped:
+                    pos[t, :, 0], pos[t, :, 1] = X, Y
+                else:
+                    pos[t].copy_(pxy.detach())
             if config.scheduler is not None:
                 fo = current["Fo"]
                 sched_step(t, float(fo[torch.isfinite(fo)].mean()) if bool(torch.isfinite(fo).any()) else math.inf)
@@ -373,14 +388,12 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
         caught = [str(w.message).splitlines()[0] for w in wlist]
     del sch
     P, L = pos.numpy(), loss.numpy()
-    bad = ~np.isfinite(P).all(axis=2) | ~np.isfinite(L) | (np.abs(P[..., 0] - cx) > far) | (np.abs(P[..., 1] - cy) > far)
-    diverged = np.where(bad.any(axis=0), bad.argmax(axis=0), -1)
+    diverged = _first_bad_rows(P, L, cx, cy, far)
     if not final_only:
         # a row that diverged at step t keeps its finite prefix; the rest is NaN
-        steps_idx = np.arange(nrec)[:, None]
-        mask = (diverged[None, :] >= 0) & (steps_idx >= diverged[None, :])
-        P[mask] = np.nan
-        L[mask] = np.nan
+        for k_ in np.flatnonzero(diverged >= 0):
+            P[diverged[k_]:, k_] = np.nan
+            L[diverged[k_]:, k_] = np.nan
     nd = int((diverged >= 0).sum())
     return Trace(
         config=config, groups=config.group_names, positions=P, losses=L,
@@ -389,6 +402,19 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
         message=f"{k} starts × {n} steps; {nd} diverged", warnings=tuple(dict.fromkeys(caught)),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _first_bad_rows(P: np.ndarray, L: np.ndarray, cx: float, cy: float, far: float) -> np.ndarray:
+    """Per start, the first recorded step whose point is non-finite or far away (-1: never). Only rows that end
+    badly are searched, so a batch of well-behaved runs costs one check of the last row."""
+    def bad(p, loss):
+        return ~np.isfinite(p).all(axis=-1) | ~np.isfinite(loss) | (np.abs(p[..., 0] - cx) > far) | (np.abs(p[..., 1] - cy) > far)
+
+    out = np.full(P.shape[1], -1, dtype=np.int64)
+    rows = np.flatnonzero(bad(P[-1], L[-1]))
+    if rows.size:
+        out[rows] = bad(P[:, rows], L[:, rows]).argmax(axis=0)
+    return out
 
 
 def _single(config: Config, start) -> Config:

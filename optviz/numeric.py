@@ -227,6 +227,8 @@ class Dual:
                 return Dual(a * a, d * self.dx, d * self.dy)
             v = _fpow(a, o)
             d = o * _fpow(a, o - 1.0) if o else 0.0
+        elif o == 2:
+            v, d = a * a, 2.0 * a
         else:
             v = a ** o
             d = o * a ** (o - 1.0) if o else 0.0
