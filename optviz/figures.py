@@ -152,7 +152,7 @@ def _animate(fig: go.Figure, paths: list[Path], first_path_trace: int, span: flo
     n_arrow = 3 if single else 0
     head_start = len(fig.data)
     for p in paths:
-        fig.add_trace(go.Scatter(x=[p.trace.positions[0, 0]], y=[p.trace.positions[0, 1]], mode="markers", showlegend=False,
+        fig.add_trace(go.Scatter(x=[p.trace.positions[-1, 0]], y=[p.trace.positions[-1, 1]], mode="markers", showlegend=False,
                                  marker=dict(size=14, color=p.colour, line=dict(color="white", width=2)), hoverinfo="skip"))
     for i in range(n_arrow):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(width=3), name=f"arrow {i}", showlegend=False, hoverinfo="skip"))
@@ -184,7 +184,7 @@ def _animate(fig: go.Figure, paths: list[Path], first_path_trace: int, span: flo
                                         args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=True, transition=dict(duration=0))]),
                                    dict(label="❚❚ Pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=len(steps) - 1, x=0.18, len=0.82, y=-0.05, yanchor="top", currentvalue=dict(prefix="step "),
+        sliders=[dict(active=len(steps) - 1, x=0.18, len=0.82, y=-0.05, yanchor="top", currentvalue=dict(prefix="step ", xanchor="right"),
                       steps=[dict(label=str(t), method="animate",
                                   args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False))]) for t in steps])],
         margin=dict(b=110),

@@ -19,7 +19,7 @@ with left:
     spec = OPTIMIZERS[name]
     lr = param_widget(spec.param("lr"), 0.05 if name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam") else spec.param("lr").initial,
                       key=f"home.{name}.lr")
-    steps = st.slider("steps", 10, 1000, 300, step=10, key="home.steps")
+    steps = st.slider("steps", 10, 2000, 1000, step=10, key="home.steps")
     st.caption(spec.summary)
     if spec.note:
         st.caption(spec.note)
