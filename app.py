@@ -11,15 +11,15 @@ st.set_page_config(page_title="optviz — see torch.optim work", page_icon="📉
 HERE = Path(__file__).parent
 # (file, title, icon, section): a lesson appears once its file exists
 PAGES = [
-    ("home.py", "Home", "🏠", "Start"),
-    ("explorer.py", "Trajectory Explorer", "🧭", "Surfaces"),
-    ("race.py", "Optimizer Race", "🏁", "Surfaces"),
-    ("inside_step.py", "Inside optimizer.step()", "🔬", "The seed's lessons"),
-    ("scheduler_lab.py", "Scheduler Lab", "📅", "The seed's lessons"),
-    ("pitfalls.py", "Pitfalls Lab", "⚠️", "The seed's lessons"),
-    ("small_nets.py", "Small Nets", "🧠", "Networks"),
-    ("quadratic_lab.py", "Quadratic Lab", "📐", "Theory"),
-    ("sweeps.py", "Sweeps & Basins", "🗺️", "Theory"),
+    ("home.py", "Home", ":material/home:", "Start"),
+    ("explorer.py", "Trajectory Explorer", ":material/explore:", "Surfaces"),
+    ("race.py", "Optimizer Race", ":material/sports_score:", "Surfaces"),
+    ("inside_step.py", "Inside optimizer.step()", ":material/biotech:", "The seed's lessons"),
+    ("scheduler_lab.py", "Scheduler Lab", ":material/calendar_month:", "The seed's lessons"),
+    ("pitfalls.py", "Pitfalls Lab", ":material/warning:", "The seed's lessons"),
+    ("small_nets.py", "Small Nets", ":material/psychology:", "Networks"),
+    ("quadratic_lab.py", "Quadratic Lab", ":material/square_foot:", "Theory"),
+    ("sweeps.py", "Sweeps & Basins", ":material/map:", "Theory"),
 ]
 
 sections: dict[str, list] = {}
