@@ -1,0 +1,600 @@
+"""Pitfalls Lab: eight classic torch.optim mistakes, each as a right and a wrong snippet run for real side by side.
+
+Every runner executes the loop its snippets show (same lines, plus recording) and returns the series that tell
+the two apart, torch's own warning or error text where there is one, and a sentence with this run's numbers.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.optim import lr_scheduler
+
+from .surfaces import quadratic_surface
+
+DTYPE = torch.float64
+BOWL = (1.0, 10.0)          # eigenvalues of the quadratic bowl the 2-D pitfalls run on
+BOWL_START = (-2.5, 2.0)
+
+
+# -- records -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snippet:
+    label: str
+    code: str
+    role: str = "wrong"       # "right" | "wrong"
+    marks: tuple[int, ...] | None = None   # lines to highlight (0-based) when a line diff would mislead
+
+
+@dataclass(frozen=True)
+class Series:
+    """One quantity over steps, one array per snippet (runs that stopped early are shorter)."""
+
+    title: str
+    y_label: str
+    values: tuple[np.ndarray, ...]
+    log: bool = False
+    x_label: str = "optimizer step"
+    steps_from: int = 1        # x of values[i][0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    series: tuple[Series, ...]
+    finding: str                              # one sentence with this run's numbers
+    messages: tuple[tuple[str, str], ...] = ()  # (snippet label, torch's own warning or error text)
+
+
+@dataclass(frozen=True)
+class Pitfall:
+    key: str
+    title: str
+    snippets: tuple[Snippet, ...]            # snippets[0] is the right one
+    difference: str                          # the changed line(s), in words
+    why: str                                 # one sentence
+    run: Callable[[], Outcome]
+
+    @property
+    def right(self) -> Snippet:
+        return self.snippets[0]
+
+    def changed_lines(self, i: int) -> set[int]:
+        """0-based lines of snippet i that are not in the right snippet (for i = 0: not in any wrong one)."""
+        if self.snippets[i].marks is not None:
+            return set(self.snippets[i].marks)
+        base = self.snippets[0].code.splitlines()
+        if i == 0:
+            out: set[int] = set()
+            for s in self.snippets[1:]:
+                out |= _changed(s.code.splitlines(), base)
+            return out
+        return _changed(base, self.snippets[i].code.splitlines())
+
+
+def _changed(a: list[str], b: list[str]) -> set[int]:
+    """Lines of b that a does not have."""
+    out: set[int] = set()
+    for tag, _, _, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert"):
+            out.update(range(j1, j2))
+    return out
+
+
+# -- shared toys -------------------------------------------------------------------------------------
+
+def _regression(seed: int = 0, n: int = 64, batch: int = 8) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Mini-batches of a least-squares problem y = X·(2, −1) + noise, fixed by the seed."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 2, generator=g, dtype=DTYPE)
+    y = X @ torch.tensor([2.0, -1.0], dtype=DTYPE) + 0.1 * torch.randn(n, generator=g, dtype=DTYPE)
+    return [(X[i:i + batch], y[i:i + batch]) for i in range(0, n, batch)]
+
+
+def _bowl():
+    return quadratic_surface(BOWL, 0.0, (0.0, 0.0))
+
+
+def _point() -> torch.Tensor:
+    return torch.tensor(BOWL_START, dtype=DTYPE, requires_grad=True)
+
+
+def _f(surface, p: torch.Tensor) -> torch.Tensor:
+    return surface.value(p[0], p[1])
+
+
+def _arr(v) -> np.ndarray:
+    return np.asarray(v, dtype=np.float64)
+
+
+# -- 1. zero_grad ------------------------------------------------------------------------------------
+
+ZERO_GRAD_RIGHT = """for x, y in batches:
+    optimizer.zero_grad()
+    loss = ((x @ w - y) ** 2).mean()
+    loss.backward()
+    optimizer.step()"""
+ZERO_GRAD_WRONG = """for x, y in batches:
+    loss = ((x @ w - y) ** 2).mean()
+    loss.backward()
+    optimizer.step()"""
+
+
+def run_zero_grad(epochs: int = 4, lr: float = 0.02) -> Outcome:
+    batches = _regression()
+    norms, losses = [], []
+    for clear in (True, False):
+        w = torch.zeros(2, dtype=DTYPE, requires_grad=True)
+        optimizer = torch.optim.SGD([w], lr=lr)
+        gn, ls = [], []
+        for _ in range(epochs):
+            for x, y in batches:
+                if clear:
+                    optimizer.zero_grad()
+                loss = ((x @ w - y) ** 2).mean()
+                loss.backward()
+                gn.append(float(w.grad.norm()))
+                optimizer.step()
+                ls.append(loss.item())
+        norms.append(_arr(gn))
+        losses.append(_arr(ls))
+    k = len(norms[0])
+    return Outcome(
+        (Series("‖w.grad‖ that step() uses", "gradient norm", tuple(norms), log=True),
+         Series("mini-batch loss", "loss", tuple(losses), log=True)),
+        f"After {k} steps step() sees a gradient of norm {norms[1][-1]:.3g} without zero_grad() "
+        f"against {norms[0][-1]:.3g} with it: .grad is the sum of every batch's gradient so far.")
+
+
+# -- 2. scheduler.step() per batch -------------------------------------------------------------------
+
+PER_BATCH_RIGHT = """for epoch in range(epochs):
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+    scheduler.step()"""
+PER_BATCH_WRONG = """for epoch in range(epochs):
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()"""
+STEP_LR = {"lr": 0.05, "step_size": 2, "gamma": 0.5}
+
+
+def scheduler_lrs(per_batch: bool, epochs: int = 6) -> tuple[np.ndarray, int]:
+    """The lr each optimizer step used under StepLR(step_size=2, gamma=0.5), and the batches per epoch."""
+    batches = _regression()
+    w = torch.zeros(2, dtype=DTYPE, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=STEP_LR["lr"])
+    scheduler = lr_scheduler.StepLR(optimizer, step_size=STEP_LR["step_size"], gamma=STEP_LR["gamma"])
+    lrs = []
+    for _epoch in range(epochs):
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss = ((x @ w - y) ** 2).mean()
+            loss.backward()
+            lrs.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            if per_batch:
+                scheduler.step()
+        if not per_batch:
+            scheduler.step()
+    return _arr(lrs), len(batches)
+
+
+def run_per_batch() -> Outcome:
+    right, spe = scheduler_lrs(False)
+    wrong, _ = scheduler_lrs(True)
+    k = 2
+    return Outcome(
+        (Series("lr used by each optimizer step", "lr", (right, wrong), log=True),),
+        f"With {spe} batches per epoch, after {k} epochs the lr is {right[k * spe]:.3g} when stepped per epoch but "
+        f"{wrong[k * spe]:.3g} per batch: γ was applied {spe}× as often (0.05·0.5^{k * spe // 2}).")
+
+
+# -- 3. scheduler.step() before optimizer.step() -----------------------------------------------------
+
+ORDER_RIGHT = """for epoch in range(epochs):
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+    scheduler.step()"""
+ORDER_WRONG = """for epoch in range(epochs):
+    scheduler.step()
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        optimizer.step()"""
+WARMUP = {"lr": 0.05, "start_factor": 0.25, "total_iters": 3}
+
+
+def order_lrs(scheduler_first: bool, epochs: int = 6) -> tuple[np.ndarray, list[str]]:
+    """The lr of each epoch under a LinearLR warmup, and torch's warnings (caught, every time)."""
+    batches = _regression()
+    w = torch.zeros(2, dtype=DTYPE, requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        optimizer = torch.optim.SGD([w], lr=WARMUP["lr"])
+        scheduler = lr_scheduler.LinearLR(optimizer, start_factor=WARMUP["start_factor"], total_iters=WARMUP["total_iters"])
+        lrs = []
+        for _epoch in range(epochs):
+            if scheduler_first:
+                scheduler.step()
+            lrs.append(optimizer.param_groups[0]["lr"])
+            for x, y in batches:
+                optimizer.zero_grad()
+                loss = ((x @ w - y) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+            if not scheduler_first:
+                scheduler.step()
+    return _arr(lrs), [str(c.message).strip() for c in caught]
+
+
+def run_order() -> Outcome:
+    right, _ = order_lrs(False)
+    wrong, caught = order_lrs(True)
+    return Outcome(
+        (Series("lr of each epoch (LinearLR warmup)", "lr", (right, wrong), x_label="epoch", steps_from=0),),
+        f"The warmup should start at {right[0]:.4g}; stepped first, the first epoch already runs at {wrong[0]:.4g}: "
+        "the schedule's first value is skipped and every later one comes an epoch early.",
+        tuple(("scheduler first", m) for m in caught))
+
+
+# -- 4. step() without backward(), backward() twice ----------------------------------------------------
+
+BACKWARD_RIGHT = """for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    optimizer.step()"""
+BACKWARD_NONE = """for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    optimizer.step()"""
+BACKWARD_TWICE = """for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward(retain_graph=True)
+    loss.backward()
+    optimizer.step()"""
+
+
+def backward_runs(lr: float = 0.12, steps: int = 40) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    """Losses and points of the three loops, and torch's error when backward() runs twice without retain_graph."""
+    f = _bowl()
+    losses, paths = [], []
+    for mode in ("once", "none", "twice"):
+        p = _point()
+        optimizer = torch.optim.SGD([p], lr=lr)
+        ls, ps = [], [p.detach().tolist()]
+        for _t in range(steps):
+            optimizer.zero_grad()
+            loss = _f(f, p)
+            if mode == "once":
+                loss.backward()
+            elif mode == "twice":
+                loss.backward(retain_graph=True)
+                loss.backward()
+            optimizer.step()
+            ls.append(loss.item())
+            ps.append(p.detach().tolist())
+        losses.append(_arr(ls))
+        paths.append(_arr(ps))
+    p = _point()
+    loss = _f(f, p)
+    loss.backward()
+    try:
+        loss.backward()
+        refused = ""
+    except RuntimeError as e:
+        refused = str(e).strip().splitlines()[0]
+    return losses, paths, refused
+
+
+def run_backward() -> Outcome:
+    losses, paths, refused = backward_runs()
+    moved = float(np.abs(paths[1] - paths[1][0]).max())
+    return Outcome(
+        (Series("loss before each step", "f(p)", tuple(losses), log=True),),
+        f"Without backward() p.grad stays None and step() skips p: the point moved {moved:g}. "
+        f"Two backward() calls double .grad, like lr 0.24 instead of 0.12: lr·λ = 2.4 > 2 on the steep axis, and the "
+        f"loss grows from {losses[2][0]:.3g} to {losses[2][-1]:.3g}.",
+        (("backward twice", "without retain_graph=True torch refuses the second call: " + refused),) if refused else ())
+
+
+# -- 5. Adam(weight_decay) vs AdamW ------------------------------------------------------------------
+
+ADAMW_RIGHT = """optimizer = torch.optim.AdamW([p], lr=0.05, weight_decay=0.5)
+for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    optimizer.step()"""
+ADAMW_WRONG = """optimizer = torch.optim.Adam([p], lr=0.05, weight_decay=0.5)
+for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    optimizer.step()"""
+DECAY_SURFACE = "50*(x - 1)**2 + 0.05*(y - 1)**2"   # steep in x, flat in y; minimum (1, 1)
+
+
+def decay_runs(steps: int = 300, lr: float = 0.05, wd: float = 0.5) -> list[np.ndarray]:
+    """Paths of AdamW and of Adam with (coupled) weight_decay on a surface steep in x and flat in y."""
+    from .surfaces import expression_surface
+
+    f = expression_surface(DECAY_SURFACE, ((-0.5, 1.5), (-0.5, 1.5)))
+    out = []
+    for cls in (torch.optim.AdamW, torch.optim.Adam):
+        p = torch.zeros(2, dtype=DTYPE, requires_grad=True)
+        optimizer = cls([p], lr=lr, weight_decay=wd)
+        ps = [p.detach().tolist()]
+        for _t in range(steps):
+            optimizer.zero_grad()
+            loss = _f(f, p)
+            loss.backward()
+            optimizer.step()
+            ps.append(p.detach().tolist())
+        out.append(_arr(ps))
+    return out
+
+
+def run_decay() -> Outcome:
+    right, wrong = decay_runs()
+    # the minimum of f + wd/2·|p|² (what coupled L2 converges to): per axis a·1/(a + wd) with f = a/2 (q − 1)²
+    l2 = (100 / (100 + 0.5), 0.1 / (0.1 + 0.5))
+    return Outcome(
+        (Series("x (steep axis)", "x", (right[:, 0], wrong[:, 0]), steps_from=0),
+         Series("y (flat axis)", "y", (right[:, 1], wrong[:, 1]), steps_from=0)),
+        f"After {len(right) - 1} steps AdamW is at ({right[-1, 0]:.3f}, {right[-1, 1]:.3f}) and Adam with weight_decay at "
+        f"({wrong[-1, 0]:.3f}, {wrong[-1, 1]:.3f}); the L2-regularised minimum is ({l2[0]:.3f}, {l2[1]:.3f}).")
+
+
+# -- 6. LBFGS without a closure ----------------------------------------------------------------------
+
+LBFGS_RIGHT = """optimizer = torch.optim.LBFGS([p])
+
+def closure():
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    return loss
+
+for t in range(steps):
+    optimizer.step(closure)"""
+LBFGS_WRONG = """optimizer = torch.optim.LBFGS([p])
+
+for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    optimizer.step()"""
+
+
+def lbfgs_runs(steps: int = 5) -> tuple[np.ndarray, np.ndarray, str]:
+    """Losses and closure calls of LBFGS with a closure, and torch's error without one."""
+    f = _bowl()
+    p = _point()
+    optimizer = torch.optim.LBFGS([p])
+    calls = [0]
+
+    def closure():
+        optimizer.zero_grad()
+        loss = _f(f, p)
+        loss.backward()
+        calls[0] += 1
+        return loss
+
+    losses, evals = [], []
+    for _t in range(steps):
+        calls[0] = 0
+        losses.append(optimizer.step(closure).item())
+        evals.append(calls[0])
+    p = _point()
+    optimizer = torch.optim.LBFGS([p])
+    try:
+        optimizer.zero_grad()
+        loss = _f(f, p)
+        loss.backward()
+        optimizer.step()
+        error = ""
+    except TypeError as e:
+        error = f"TypeError: {e}"
+    return _arr(losses), _arr(evals), error
+
+
+def run_lbfgs() -> Outcome:
+    losses, evals, error = lbfgs_runs()
+    return Outcome(
+        (Series("loss at the start of each step(closure)", "f(p)", (losses, _arr([])), log=True),
+         Series("closure calls inside each step()", "calls", (evals, _arr([])))),
+        f"With a closure LBFGS called it {int(evals.sum())} times in {len(evals)} steps ({int(evals[0])} in the first) "
+        "and reached the minimum; without one it never starts.",
+        (("without a closure", error),) if error else ())
+
+
+# -- 7. lr too large ---------------------------------------------------------------------------------
+
+LR_RIGHT = """optimizer = torch.optim.SGD([p], lr=0.15)
+for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    optimizer.step()"""
+LR_WRONG = """optimizer = torch.optim.SGD([p], lr=0.25)
+for t in range(steps):
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    optimizer.step()"""
+BLOW_UP = 1e12   # a loss this many times the first one counts as diverged
+
+
+def lr_runs(steps: int = 60) -> tuple[list[np.ndarray], list[int | None]]:
+    """Losses of SGD at lr 0.15 and 0.25 on the bowl (λ = 1, 10), and the step each diverged at (or None)."""
+    f = _bowl()
+    out, diverged = [], []
+    for lr in (0.15, 0.25):
+        p = _point()
+        optimizer = torch.optim.SGD([p], lr=lr)
+        ls, at = [], None
+        for t in range(steps):
+            optimizer.zero_grad()
+            loss = _f(f, p)
+            loss.backward()
+            optimizer.step()
+            ls.append(loss.item())
+            if not math.isfinite(ls[-1]) or ls[-1] > BLOW_UP * ls[0]:
+                at = t + 1
+                break
+        out.append(_arr(ls))
+        diverged.append(at)
+    return out, diverged
+
+
+def run_lr() -> Outcome:
+    losses, diverged = lr_runs()
+    lam = max(BOWL)
+    text = (f"Caught: the loss passed {BLOW_UP:.0e}× its start at step {diverged[1]}. " if diverged[1] else "")
+    return Outcome(
+        (Series("loss before each step", "f(p)", tuple(losses), log=True),),
+        text + f"Gradient descent on a quadratic converges only while lr·λ < 2 for every curvature λ: here λ_max = {lam:g}, "
+        f"so lr 0.15 gives {0.15 * lam:g} (the error shrinks by |1 − 1.5| = 0.5 per step) and lr 0.25 gives "
+        f"{0.25 * lam:g} (it grows by |1 − 2.5| = 1.5 per step).")
+
+
+# -- 8. changing lr mid-run: PyTorch's momentum vs Sutskever's ---------------------------------------
+
+MOMENTUM_TORCH = """optimizer = torch.optim.SGD([p], lr=0.05, momentum=0.9)
+for t in range(steps):
+    if t == change:
+        optimizer.param_groups[0]["lr"] = 0.005
+    optimizer.zero_grad()
+    loss = f(p)
+    loss.backward()
+    optimizer.step()  # buf = 0.9 * buf + grad; p -= lr * buf"""
+MOMENTUM_SUTSKEVER = """lr, v = 0.05, torch.zeros_like(p)
+for t in range(steps):
+    if t == change:
+        lr = 0.005
+    p.grad = None
+    loss = f(p)
+    loss.backward()
+    with torch.no_grad():
+        v = 0.9 * v + lr * p.grad
+        p -= v"""
+CHANGE_AT = 20
+
+
+def momentum_runs(steps: int = 50, change: int = CHANGE_AT) -> tuple[list[np.ndarray], np.ndarray]:
+    """Points of torch's SGD and of the Sutskever form when lr drops 10× before step ``change``; torch's buffers."""
+    f = _bowl()
+    p = _point()
+    optimizer = torch.optim.SGD([p], lr=0.05, momentum=0.9)
+    ps, bufs = [p.detach().tolist()], []
+    for t in range(steps):
+        if t == change:
+            optimizer.param_groups[0]["lr"] = 0.005
+        optimizer.zero_grad()
+        loss = _f(f, p)
+        loss.backward()
+        optimizer.step()
+        ps.append(p.detach().tolist())
+        bufs.append(optimizer.state[p]["momentum_buffer"].tolist())
+    torch_path = _arr(ps)
+    p = _point()
+    lr, v = 0.05, torch.zeros_like(p)
+    ps = [p.detach().tolist()]
+    for t in range(steps):
+        if t == change:
+            lr = 0.005
+        p.grad = None
+        loss = _f(f, p)
+        loss.backward()
+        with torch.no_grad():
+            v = 0.9 * v + lr * p.grad
+            p -= v
+        ps.append(p.detach().tolist())
+    return [torch_path, _arr(ps)], _arr(bufs)
+
+
+def step_lengths(path: np.ndarray) -> np.ndarray:
+    return np.hypot(*np.diff(path, axis=0).T)
+
+
+def run_momentum() -> Outcome:
+    paths, _ = momentum_runs()
+    steps = [step_lengths(p) for p in paths]
+    k = CHANGE_AT
+    return Outcome(
+        (Series("length of each step ‖Δp‖", "‖Δp‖", tuple(steps), log=True),),
+        f"Both forms take identical steps while lr is constant. At step {k + 1} lr drops 10×: PyTorch's step shrinks at "
+        f"once from {steps[0][k - 1]:.3g} to {steps[0][k]:.3g} (the new lr multiplies the whole buffer), the Sutskever "
+        f"form's only to {steps[1][k]:.3g}, since its velocity already holds the old lr.")
+
+
+# -- the table --------------------------------------------------------------------------------------
+
+PITFALLS: dict[str, Pitfall] = {p.key: p for p in [
+    Pitfall("zero_grad", "Forgetting optimizer.zero_grad()",
+            (Snippet("with zero_grad()", ZERO_GRAD_RIGHT, "right"), Snippet("without zero_grad()", ZERO_GRAD_WRONG)),
+            "optimizer.zero_grad() is missing",
+            "backward() adds into .grad, so without clearing it every step() uses the sum of all mini-batches so far.",
+            run_zero_grad),
+    Pitfall("per_batch", "scheduler.step() inside the batch loop",
+            (Snippet("per epoch", PER_BATCH_RIGHT, "right"), Snippet("per batch", PER_BATCH_WRONG)),
+            "scheduler.step() is indented into the batch loop",
+            "A schedule written in epochs advances once per scheduler.step() call, so calling it every batch makes it "
+            "run steps-per-epoch times too fast.",
+            run_per_batch),
+    Pitfall("order", "scheduler.step() before optimizer.step()",
+            (Snippet("optimizer first", ORDER_RIGHT, "right"), Snippet("scheduler first", ORDER_WRONG)),
+            "scheduler.step() moved before the epoch's optimizer steps",
+            "The scheduler sets the lr for the steps that follow it, so stepping it first throws away its first value "
+            "(torch warns about this).",
+            run_order),
+    Pitfall("backward", "step() without backward(), or backward() twice",
+            (Snippet("backward() once", BACKWARD_RIGHT, "right"), Snippet("no backward()", BACKWARD_NONE),
+             Snippet("backward() twice", BACKWARD_TWICE)),
+            "loss.backward() missing, or called twice",
+            "step() only reads .grad: with no backward() there is nothing to read, and a second backward() adds the "
+            "gradient again.",
+            run_backward),
+    Pitfall("adamw", "Adam(weight_decay=…) vs AdamW",
+            (Snippet("AdamW: decoupled decay", ADAMW_RIGHT, "right"), Snippet("Adam: L2 through the gradient", ADAMW_WRONG)),
+            "Adam instead of AdamW",
+            "Adam adds weight_decay·p to the gradient, which is then divided by √v̂, so steep coordinates are hardly "
+            "decayed; AdamW shrinks every weight by lr·weight_decay·p directly.",
+            run_decay),
+    Pitfall("lbfgs", "LBFGS without a closure",
+            (Snippet("step(closure)", LBFGS_RIGHT, "right", (2, 6, 9)), Snippet("step()", LBFGS_WRONG, "wrong", (6,))),
+            "optimizer.step() is given no closure",
+            "LBFGS evaluates the loss and gradient several times per step (line search, inner iterations), so it needs "
+            "a function that zeroes the grads, recomputes the loss, calls backward() and returns the loss.",
+            run_lbfgs),
+    Pitfall("lr_large", "A learning rate that is too large",
+            (Snippet("lr = 0.15", LR_RIGHT, "right"), Snippet("lr = 0.25", LR_WRONG)),
+            "lr 0.25 instead of 0.15",
+            "Each step multiplies the error along a curvature λ by (1 − lr·λ), which grows once lr·λ > 2.",
+            run_lr),
+    Pitfall("lr_change", "Changing lr mid-run with momentum",
+            (Snippet("PyTorch SGD: p -= lr·buf", MOMENTUM_TORCH, "right"),
+             Snippet("Sutskever form: p -= v, v holds lr·g", MOMENTUM_SUTSKEVER)),
+            "where lr enters the momentum update",
+            "PyTorch keeps the buffer free of lr and multiplies it by the current lr, so a new lr rescales past gradients "
+            "too; the Sutskever form bakes the old lr into its velocity.",
+            run_momentum),
+]}
