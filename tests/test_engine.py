@@ -139,19 +139,14 @@ def test_divergence_stops_with_the_step_and_a_finite_prefix():
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_huge_lr_ends_cleanly(name):
-    if name == "SparseAdam":
-        options = {"lr": 1e6}
+    trace = run(cfg(name, {"lr": 1e6}, steps=40))
+    assert np.isfinite(trace.positions).all() and np.isfinite(trace.losses[:-1]).all()
+    if name in ("Rprop", "Adadelta", "Adafactor"):
+        # these cap their own step size, so even lr = 1e6 stays bounded
+        assert trace.diverged_at is None and trace.steps == 40
+        assert np.abs(trace.positions).max() < 1e5
     else:
-        options = {"lr": 1e6}
-    trace = run(cfg(name, options, steps=40))
-    assert np.isfinite(trace.positions).all()
-    if trace.diverged_at is None:
-        # these cap their own step size
-        assert name in ("Rprop", "Adadelta", "Adafactor", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SparseAdam",
-                        "Adagrad", "RMSprop", "Muon", "LBFGS"), trace.message
-        assert trace.steps == 40
-    else:
-        assert trace.message.startswith(("diverged at step", "torch stopped at step"))
+        assert trace.diverged_at == 1 and trace.message.startswith("diverged at step 1")
 
 
 def test_noise_is_seeded_and_zero_noise_is_deterministic():
