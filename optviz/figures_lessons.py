@@ -83,12 +83,19 @@ def _has_momentum(s) -> bool:
     return bool(np.isfinite(m).any()) and (s.setup.spec.cycles_momentum or float(np.nanmax(m) - np.nanmin(m)) > 0)
 
 
-def _epoch_lines(fig, s, row: int, col: int) -> None:
+def _epoch_lines(s, log_y: bool) -> go.Scatter | None:
+    """Dotted lines between epochs spanning the lr data, as one trace (shapes or add_vline per line are slow)."""
     spe, n = s.setup.steps_per_epoch, s.steps
-    if spe <= 1 or n // spe > 40:
-        return
+    lrs = s.lrs[np.isfinite(s.lrs) & ((s.lrs > 0) if log_y else True)]
+    if spe <= 1 or n // spe > 40 or lrs.size == 0:
+        return None
+    lo, hi = float(lrs.min()), float(lrs.max())
+    xs, ys = [], []
     for e in range(spe, n, spe):
-        fig.add_vline(x=e + 0.5, line=dict(color="#c8c8c8", width=1, dash="dot"), row=row, col=col)
+        xs += [e + 0.5, e + 0.5, None]
+        ys += [lo, hi, None]
+    return go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#c8c8c8", width=1, dash="dot"), hoverinfo="skip",
+                      showlegend=False)
 
 
 def schedule_figure(schedules: list, log_y: bool = False, height: int | None = None) -> go.Figure:
@@ -107,6 +114,9 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
     for c, s in enumerate(schedules, start=1):
         steps = np.arange(1, s.steps + 1)
         spe = s.setup.steps_per_epoch
+        lines = _epoch_lines(s, log_y)
+        if lines is not None:
+            fig.add_trace(lines, row=1, col=c)
         custom = np.stack([(steps - 1) // spe, (steps - 1) % spe], axis=1)
         for g in range(s.groups):
             fig.add_trace(go.Scatter(x=steps, y=_f32(s.lrs[:, g]), mode="lines", line_shape="hv", name=f"lr, group {g}",
@@ -115,7 +125,6 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
                                      hovertemplate=f"group {g}<br>optimizer step %{{x}} "
                                                    "(epoch %{customdata[0]}, batch %{customdata[1]})"
                                                    "<br>lr during this step: %{y:.5g}<extra></extra>"), row=1, col=c)
-        _epoch_lines(fig, s, 1, c)
         r = 2
         if mom:
             for g in range(s.groups):

@@ -442,3 +442,37 @@ def loop_code(setup: LabSetup) -> str:
         lines.append(f"    {sch_call}  # once per epoch, after its optimizer steps")
     lines += ["", "print(lrs)"]
     return "\n".join(lines) + "\n"
+
+
+# -- the experiment as URL text ------------------------------------------------------------------------
+
+MAX_QUERY_TEXT = 4000
+
+
+def setup_to_query(setup: LabSetup, default: LabSetup) -> str:
+    """Compact JSON of the fields that differ from the page's default ('' when none do)."""
+    d, base = setup.to_dict(), default.to_dict()
+    diff = {k: v for k, v in d.items() if v != base.get(k)}
+    if "options" in diff or "scheduler" in diff:
+        diff["scheduler"], diff["options"] = d["scheduler"], d["options"]
+    return json.dumps(diff, separators=(",", ":"), sort_keys=True) if diff else ""
+
+
+def setup_from_query(text: str | None, default: LabSetup) -> tuple[LabSetup, str | None]:
+    """The experiment a link describes, or the default and a sentence on what was wrong. Never raises."""
+    if not text:
+        return default, None
+    if len(text) > MAX_QUERY_TEXT:
+        return default, "The link's settings are too long; showing the defaults."
+    try:
+        extra = json.loads(text)
+        if not isinstance(extra, dict):
+            raise ConfigError("", "expected an object")
+        merged = {**default.to_dict(), **extra}
+        if "scheduler" in extra and "options" not in extra:
+            merged["options"] = {}
+        return parse_setup(merged), None
+    except ConfigError as e:
+        return default, f"The link's settings were not valid ({e}); showing the defaults instead."
+    except (ValueError, TypeError, RecursionError, KeyError, AttributeError, OverflowError) as e:
+        return default, f"The link's settings could not be read ({type(e).__name__}); showing the defaults instead."

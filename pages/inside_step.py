@@ -1,4 +1,4 @@
-"""Inside optimizer.step(): the seed's loop one step at a time, each line of step() with this step's numbers, checked against torch."""
+"""Inside optimizer.step(): the seed's loop one step at a time, every line of step() with its numbers, checked against torch."""
 import numpy as np
 import streamlit as st
 
@@ -47,7 +47,8 @@ with st.sidebar:
                           key="inside.groups", help="The seed's per-group options: y gets its own lr, x uses the default.")
         if two:
             lr_y = (config.optimizer.groups or {}).get("y", {}).get("lr", options["lr"] / 10) if same else options["lr"] / 10
-            groups = {"x": {}, "y": {"lr": param_widget(spec.param("lr"), lr_y, key=f"inside.{name}.lr_y", label="lr of group y")}}
+            lr_y = param_widget(spec.param("lr"), lr_y, key=f"inside.{name}.lr_y", label="lr of group y")
+            groups = {"x": {}, "y": {"lr": lr_y}}
     else:
         st.caption(spec.note)
     keys = list(SURFACES)
