@@ -47,7 +47,7 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
                       ticktext=[f"{t:g}" for t in ticks])))
     fig.add_trace(go.Scatter(x=_f32(plane.boundary), y=_f32(b), mode="lines", line=dict(color="#d62728", width=3),
                              name="stability edge α = (2+2β)/λ₂", hoverinfo="skip"))
-    for lam, crit, colour in zip(plane.eigenvalues, plane.critical, CRITICAL_COLOURS):
+    for lam, crit, colour in zip(plane.eigenvalues, plane.critical, CRITICAL_COLOURS, strict=True):
         fig.add_trace(go.Scatter(x=_f32(a), y=_f32(crit), mode="lines", line=dict(color=colour, width=3, dash="dash"),
                                  name=f"critical damping, λ = {lam:.4g}", hoverinfo="skip"))
     if click_grid:
@@ -104,7 +104,8 @@ def paths_figure(qr: QuadraticRun, positions: np.ndarray, surface, height: int =
                                  showlegend=col == 1, line=dict(color=SGD_COLOUR, width=2.5), marker=dict(size=4),
                                  hovertemplate="step %{pointNumber}<br>(%{x:.4g}, %{y:.4g})<extra></extra>"), row=1, col=col)
         fig.add_trace(go.Scatter(x=[pts[0, 0]], y=[pts[0, 1]], mode="markers", showlegend=False, hoverinfo="skip",
-                                 marker=dict(symbol="circle-open", size=14, color=SGD_COLOUR, line=dict(width=3))), row=1, col=col)
+                                 marker=dict(symbol="circle-open", size=14, color=SGD_COLOUR, line=dict(width=3))),
+                      row=1, col=col)
         fig.update_xaxes(title=label[0], range=[x0, x1], row=1, col=col)
         fig.update_yaxes(title=label[1], range=[y0, y1], row=1, col=col)
     _layout(fig, "the same run in two coordinate systems: along the eigenvectors each coordinate evolves on its own", height)
@@ -144,19 +145,20 @@ def rate_figure(qr: QuadraticRun, height: int = 420) -> go.Figure:
     d0 = qr.distances[0]
     fig = go.Figure()
     for i, dash in enumerate(("dot", "dashdot")):
-        fig.add_trace(go.Scatter(x=k, y=_f32(np.abs(qr.errors[:, i])), mode="lines", line=dict(width=1, dash=dash, color="#9467bd"),
-                                 name=f"|error along q{i + 1}|", opacity=0.7))
+        fig.add_trace(go.Scatter(x=k, y=_f32(np.abs(qr.errors[:, i])), mode="lines", opacity=0.7,
+                                 line=dict(width=1, dash=dash, color="#9467bd"), name=f"|error along q{i + 1}|"))
     pred = np.hypot(qr.predicted_errors[:, 0], qr.predicted_errors[:, 1])
     fig.add_trace(go.Scatter(x=k, y=_f32(pred), mode="lines", line=dict(color=PREDICTED, width=5), opacity=0.3,
                              name="theory: ‖R^k e₀‖"))
     fig.add_trace(go.Scatter(x=k, y=_f32(qr.distances), mode="lines", line=dict(color=SGD_COLOUR, width=2.5),
                              name="torch: ‖w_k − c‖"))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        fig.add_trace(go.Scatter(x=k, y=_f32(d0 * qr.predicted_rate ** k), mode="lines", line=dict(color="#d62728", dash="dash", width=2),
+        fig.add_trace(go.Scatter(x=k, y=_f32(d0 * qr.predicted_rate ** k), mode="lines",
+                                 line=dict(color="#d62728", dash="dash", width=2),
                                  name=f"predicted rate {qr.predicted_rate:.5f}^k"))
         if np.isfinite(qr.observed):
-            fig.add_trace(go.Scatter(x=k, y=_f32(d0 * qr.observed ** k), mode="lines", line=dict(color="#2ca02c", dash="dot", width=2),
-                                     name=f"observed rate {qr.observed:.5f}^k"))
+            fig.add_trace(go.Scatter(x=k, y=_f32(d0 * qr.observed ** k), mode="lines",
+                                     line=dict(color="#2ca02c", dash="dot", width=2), name=f"observed rate {qr.observed:.5f}^k"))
     finite = qr.distances[np.isfinite(qr.distances) & (qr.distances > 0)]
     lo = max(float(finite.min()) if finite.size else 1e-16, d0 * 1e-16, 1e-300)
     hi = float(finite.max()) if finite.size else 1.0
@@ -235,7 +237,7 @@ def basin_figure(results: list[BasinResult], surface, height: int = 620) -> go.F
     minima = results[0].minima
     colours = _basin_colours(len(minima))
     cats = [("#0 diverged", "#111111"), ("#1 not converged", "#e6e6e6")] + [
-        (f"#{k + 2} {mm.label}", c) for k, (mm, c) in enumerate(zip(minima, colours))]
+        (f"#{k + 2} {mm.label}", c) for k, (mm, c) in enumerate(zip(minima, colours, strict=True))]
     m = len(cats)
     scale = []
     for i, (_, c) in enumerate(cats):

@@ -96,7 +96,8 @@ def _axis(data: Any, field: str, allowed: list[str], default: Axis, side: int) -
         raise ConfigError(f"{field}.{extra[0]}", "unknown field; expected one of: param, low, high, n, log")
     param = data.get("param", default.param)
     if param not in allowed:
-        raise ConfigError(f"{field}.param", f"cannot sweep {param!r}; this optimizer's sweepable hyperparameters are: {', '.join(allowed)}")
+        raise ConfigError(f"{field}.param", f"cannot sweep {param!r}; this optimizer's sweepable hyperparameters are: "
+                          f"{', '.join(allowed)}")
     low = coerce(Param("low", "float", 0, ""), data.get("low", default.low), f"{field}.low")
     high = coerce(Param("high", "float", 0, ""), data.get("high", default.high), f"{field}.high")
     n = coerce(Param("n", "int", 0, ""), data.get("n", default.n), f"{field}.n")
@@ -254,11 +255,11 @@ def run_sweep(sweep: Sweep | dict, on_progress: Progress | None = None) -> Sweep
             return p
     else:
         params = [start.clone().requires_grad_(True) for _ in range(k)]
-        opt = config.optimizer_spec.cls([{"params": [q], **o} for q, o in zip(params, options)])
+        opt = config.optimizer_spec.cls([{"params": [q], **o} for q, o in zip(params, options, strict=True)])
         sparse = config.optimizer_spec.sparse_grad
 
         def step(g: torch.Tensor, t: int) -> None:
-            for q, gi in zip(params, g):
+            for q, gi in zip(params, g, strict=True):
                 q.grad = gi.to_sparse() if sparse else gi.clone()
             opt.step()
 
@@ -288,9 +289,9 @@ def run_sweep(sweep: Sweep | dict, on_progress: Progress | None = None) -> Sweep
     final = (F.numpy() - (f_star or 0.0)).reshape(ny, nx)
     final = np.where(div >= 0, np.nan, final)
     steps = np.where(reached.numpy() >= 0, reached.numpy(), np.nan).astype(np.float64).reshape(ny, nx)
+    method = "vectorised torch.optim rule (one batch)" if vectorised else "torch.optim, one parameter group per cell"
     return SweepResult(sweep, sweep.x.values(), sweep.y.values(), final, steps, div, P.numpy().reshape(ny, nx, 2),
-                       f_star, "vectorised torch.optim rule (one batch)" if vectorised else "torch.optim, one parameter group per cell",
-                       time.perf_counter() - t0)
+                       f_star, method, time.perf_counter() - t0)
 
 
 # -- basins of attraction --------------------------------------------------------------------------
@@ -323,7 +324,7 @@ class BasinResult:
 
     def fractions(self) -> dict[int, float]:
         vals, counts = np.unique(self.labels, return_counts=True)
-        return {int(v): float(c) / self.labels.size for v, c in zip(vals, counts)}
+        return {int(v): float(c) / self.labels.size for v, c in zip(vals, counts, strict=True)}
 
 
 def _domain_of(surface, domain) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -381,7 +382,7 @@ def basin_maps(configs: list[Config | dict], n: int = 100, domain=None, radius: 
         divs.append(dv)
     minima = find_minima(surface, np.concatenate(finals), np.concatenate(divs) >= 0, radius)
     out = []
-    for c, fin, dv in zip(configs, finals, divs):
+    for c, fin, dv in zip(configs, finals, divs, strict=True):
         labels = label_points(minima, fin, dv >= 0, radius).reshape(n, n)
         out.append(BasinResult(c, xs, ys, labels, fin.reshape(n, n, 2), minima, radius, 0.0))
     return out
@@ -427,7 +428,7 @@ def find_minima(surface, finals, diverged, radius: float, max_clusters: int = 64
                             for d in range(2)], axis=1) if len(order) else np.empty((0, 2))
         if len(centres):
             polished, ok = _newton_minima(surface, centres)
-            for c, p, good in zip(centres, polished, ok):
+            for c, p, good in zip(centres, polished, ok, strict=True):
                 if good and np.hypot(*(p - c)) <= radius:
                     found.append(((float(p[0]), float(p[1])), 0.0))
     points: list[tuple[tuple[float, float], bool]] = [(p, True) for p, _ in known]
@@ -440,7 +441,7 @@ def find_minima(surface, finals, diverged, radius: float, max_clusters: int = 64
     values = surface.value_and_grad_batch(P[:, 0], P[:, 1])[0].tolist()
     best = min(values)
     out = [FoundMinimum(p, v, "global" if v <= best + 1e-9 * (1 + abs(best)) else "local", listed)
-           for (p, listed), v in zip(points, values)]
+           for (p, listed), v in zip(points, values, strict=True)]
     return sorted(out, key=lambda m: (m.value, m.point))
 
 
