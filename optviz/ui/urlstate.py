@@ -31,9 +31,19 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
+def _named_blocks(value: dict, default: dict, out: dict) -> dict:
+    """An optimizer or scheduler other than the default's is kept whole: the default's options don't apply to it."""
+    for block in ("optimizer", "scheduler"):
+        v, d = value.get(block), default.get(block)
+        if isinstance(v, dict) and isinstance(d, dict) and v.get("name", d.get("name")) != d.get("name"):
+            out[block] = v
+    return out
+
+
 def config_to_query(config: Config, default: Config) -> str:
     """Compact JSON of what differs from the page's default config."""
-    return json.dumps(_diff(config.to_dict(), default.to_dict()), separators=(",", ":"), sort_keys=True)
+    value, base = config.to_dict(), default.to_dict()
+    return json.dumps(_named_blocks(value, base, _diff(value, base)), separators=(",", ":"), sort_keys=True)
 
 
 def config_from_query(text: str | None, default: Config) -> tuple[Config, str | None]:
@@ -47,7 +57,8 @@ def config_from_query(text: str | None, default: Config) -> tuple[Config, str | 
         if not isinstance(extra, dict):
             raise ConfigError("", "expected an object")
         extra.pop("version", None)
-        return parse_config(_merge(default.to_dict(), extra)), None
+        base = default.to_dict()
+        return parse_config(_named_blocks(extra, base, _merge(base, extra))), None
     except ConfigError as e:
         return default, f"The link's settings were not valid ({e}); showing the defaults instead."
     except (ValueError, TypeError, RecursionError, KeyError, AttributeError, OverflowError) as e:
