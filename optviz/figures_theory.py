@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 
 from .figures import _f32, _layout, contour_levels
 from .optimizers import OPTIMIZERS, get_optimizer
-from .sweeps import DIVERGED, NOT_CONVERGED, BasinResult, SweepResult
+from .sweeps import DIVERGED, NOT_CONVERGED, BasinResult, SweepResult, category
 from .theory import QuadraticRun, RatePlane
 
 SGD_COLOUR = OPTIMIZERS["SGD"].colour
@@ -253,8 +253,7 @@ def basin_figure(results: list[BasinResult], surface, height: int = 620) -> go.F
     xs, ys, zs = surface.grid(120, domain=((x0, x1), (y0, y1)))
     zc, _ = contour_levels(zs, surface.log_contours)
     for col, r in enumerate(results, start=1):
-        # category index: diverged 0, not converged 1, minimum k → k + 2
-        code = np.where(r.labels == DIVERGED, 0, np.where(r.labels == NOT_CONVERGED, 1, r.labels + 2)).astype(np.float32)
+        code = np.vectorize(category)(r.labels).astype(np.float32)
         custom = np.dstack([r.finals[..., 0], r.finals[..., 1], code]).astype(np.float32)
         fig.add_trace(go.Heatmap(x=_f32(r.xs), y=_f32(r.ys), z=code + 0.5, zmin=0, zmax=m, colorscale=scale, showscale=False,
                                  customdata=custom,

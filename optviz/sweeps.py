@@ -326,6 +326,16 @@ class BasinResult:
         vals, counts = np.unique(self.labels, return_counts=True)
         return {int(v): float(c) / self.labels.size for v, c in zip(vals, counts, strict=True)}
 
+    def shares(self) -> list[tuple[int, str, float]]:
+        """(category number, name, fraction of starts) for every outcome that occurs, in category order."""
+        names = {DIVERGED: "diverged", NOT_CONVERGED: "not converged"}
+        return sorted((category(k), names.get(k) or self.minima[k].label, f) for k, f in self.fractions().items())
+
+
+def category(label: int) -> int:
+    """A label's category number in legends: 0 diverged, 1 not converged, minimum k → k + 2."""
+    return {DIVERGED: 0, NOT_CONVERGED: 1}.get(int(label), int(label) + 2)
+
 
 def _domain_of(surface, domain) -> tuple[tuple[float, float], tuple[float, float]]:
     if domain is None:
@@ -343,6 +353,7 @@ def basin_maps(configs: list[Config | dict], n: int = 100, domain=None, radius: 
                on_progress: Progress | None = None) -> list[BasinResult]:
     """Run every config from an n × n grid of starts (engine's batched torch.optim, final points only) and
     label each start by the minimum it reaches; the minima are shared, so colours match between configs."""
+    t0 = time.perf_counter()
     configs = [c if isinstance(c, Config) else parse_config(c) for c in configs]
     if not configs:
         raise ConfigError("optimizer", "no optimizer to map")
@@ -384,16 +395,13 @@ def basin_maps(configs: list[Config | dict], n: int = 100, domain=None, radius: 
     out = []
     for c, fin, dv in zip(configs, finals, divs, strict=True):
         labels = label_points(minima, fin, dv >= 0, radius).reshape(n, n)
-        out.append(BasinResult(c, xs, ys, labels, fin.reshape(n, n, 2), minima, radius, 0.0))
+        out.append(BasinResult(c, xs, ys, labels, fin.reshape(n, n, 2), minima, radius, time.perf_counter() - t0))
     return out
 
 
 def basin_map(config: Config | dict, n: int = 100, domain=None, radius: float | None = None,
               on_progress: Progress | None = None) -> BasinResult:
-    t0 = time.perf_counter()
-    res = basin_maps([config], n, domain, radius, on_progress)[0]
-    res.seconds = time.perf_counter() - t0
-    return res
+    return basin_maps([config], n, domain, radius, on_progress)[0]
 
 
 def label_points(minima: list[FoundMinimum], points, diverged, radius: float) -> np.ndarray:
@@ -411,7 +419,7 @@ def label_points(minima: list[FoundMinimum], points, diverged, radius: float) ->
     return labels
 
 
-def find_minima(surface, finals, diverged, radius: float, max_clusters: int = 64) -> list[FoundMinimum]:
+def find_minima(surface, finals, diverged, radius: float, max_clusters: int = 256) -> list[FoundMinimum]:
     """The surface's listed minima plus the minima where runs ended: clusters of final points polished by
     Newton's method (exact gradients, Hessian from their differences) and kept if they land on a minimum nearby."""
     known = [(m.point, m.value) for m in surface.minima if m.kind != "saddle"]
@@ -422,8 +430,7 @@ def find_minima(surface, finals, diverged, radius: float, max_clusters: int = 64
         keys = np.floor(pts / radius).astype(np.int64)
         uniq, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
         inv = inv.reshape(-1)
-        order = np.argsort(-counts)[:max_clusters]
-        order = order[counts[order] >= max(2, int(1e-4 * len(pts)))]
+        order = np.argsort(-counts, kind="stable")[:max_clusters]
         centres = np.stack([np.bincount(inv, weights=pts[:, d], minlength=len(uniq))[order] / counts[order]
                             for d in range(2)], axis=1) if len(order) else np.empty((0, 2))
         if len(centres):

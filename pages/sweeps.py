@@ -1,0 +1,179 @@
+"""Sweeps & Basins: maps over thousands of real runs — hyperparameter heatmaps and basins of attraction."""
+import json
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from optviz.config import VERSION, ConfigError, parse_config
+from optviz.engine import surface_of
+from optviz.figures_theory import OBJECTIVES, basin_figure, sweep_figure
+from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
+from optviz.surfaces import SURFACES
+from optviz.sweeps import MAX_BASIN_SIDE, MAX_MAP_STEPS, MAX_SWEEP_SIDE, basin_maps, cell_config, parse_sweep, run_sweep, sweep_params
+from optviz.ui.urlstate import read_config, write_config
+from optviz.ui.widgets import options_widgets, param_widget
+
+K = "sw"
+MODES = {"sweep": "🔥 hyperparameter sweep", "basins": "🧲 basins of attraction"}
+DEFAULTS = {
+    "sweep": parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
+                           "optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}}, "steps": 300}),
+    "basins": parse_config({"problem": {"surface": "himmelblau"}, "optimizer": {"name": "Adam", "options": {"lr": 0.05}},
+                            "steps": 300}),
+}
+VIEW = {"x": {"param": "lr", "low": 1e-5, "high": 3e-3, "n": 48, "log": True}, "y": {"param": "momentum", "low": 0.0,
+        "high": 0.99, "n": 48, "log": False}, "tol": 1e-6, "objective": "final_loss", "n": 100, "compare": "SGD",
+        "compare_lr": 0.01}
+
+st.title("🗺️ Sweeps & Basins")
+st.markdown(
+    "One run shows one setting; a map shows thousands. Every cell below is a **real `torch.optim` run** — a sweep varies "
+    "two hyperparameters from one start, a basin map varies the start point — computed together as one batch.")
+
+
+def _progress():
+    """A progress bar made inside the cached call (so a cache hit replays it safely) and its update callback."""
+    bar = st.progress(0.0, text="running torch.optim over the whole grid …")
+    return bar, lambda f: bar.progress(min(1.0, f), text=f"running torch.optim over the whole grid … {100 * f:.0f}%")
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def cached_sweep(key: str):
+    bar, update = _progress()
+    result = run_sweep(parse_sweep(json.loads(key)), on_progress=update)
+    bar.empty()
+    return result
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def cached_basins(key: str):
+    data = json.loads(key)
+    bar, update = _progress()
+    result = basin_maps([parse_config(c) for c in data["configs"]], data["n"], on_progress=update)
+    bar.empty()
+    return result
+
+
+def _view_from_url() -> tuple[dict, str | None]:
+    text = st.query_params.get("view")
+    if not text:
+        return dict(VIEW), None
+    try:
+        view = {**VIEW, **json.loads(text)}
+        if set(view) != set(VIEW) or view["objective"] not in OBJECTIVES or view["compare"] not in (None, *ELEMENTWISE):
+            raise ValueError("unknown view settings")
+        if not (isinstance(view["n"], int) and 2 <= view["n"] <= MAX_BASIN_SIDE):
+            raise ValueError("bad basin grid")
+        return view, None
+    except (ValueError, TypeError, RecursionError) as e:
+        return dict(VIEW), f"The link's map settings could not be read ({e}); showing the defaults."
+
+
+mode = st.query_params.get("map", "sweep")
+notes = [None if mode in MODES else "Unknown map in the link; showing the sweep."]
+mode = mode if mode in MODES else "sweep"
+view, note = _view_from_url()
+notes.append(note)
+with st.sidebar:
+    mode = st.radio("map", list(MODES), index=list(MODES).index(mode), format_func=MODES.get, key=f"{K}.map")
+    default = DEFAULTS[mode]
+    config, note = read_config(default) if st.query_params.get("map", "sweep") == mode else (default, None)
+    notes.append(note)
+    keys = list(SURFACES)
+    surface = st.selectbox("surface", keys, index=keys.index(config.problem.surface) if config.problem.surface in keys else 0,
+                           format_func=lambda k: SURFACES[k].label, key=f"{K}.{mode}.surface")
+    name = st.selectbox("optimizer", ELEMENTWISE, index=ELEMENTWISE.index(config.optimizer.name)
+                        if config.optimizer.name in ELEMENTWISE else 0, key=f"{K}.{mode}.optimizer",
+                        help="Optimizers whose batched runs are independent, row by row.")
+    spec = OPTIMIZERS[name]
+    steps = st.slider("steps", 10, MAX_MAP_STEPS, min(config.steps, MAX_MAP_STEPS), 10, key=f"{K}.{mode}.steps")
+    values = dict(config.optimizer.options) if name == config.optimizer.name else spec.defaults()
+    swept = set()
+    if mode == "sweep":
+        st.header("Axes")
+        allowed = [p for p in sweep_params(name) if p != "lr"]
+        y0 = view["y"]["param"] if view["y"]["param"] in allowed else allowed[0]
+        ypar = st.selectbox("y axis", allowed, index=allowed.index(y0), key=f"{K}.{name}.ypar")
+        yv = view["y"] if ypar == view["y"]["param"] else {"low": 0.0, "high": 0.99, "log": False}
+        c1, c2 = st.columns(2)
+        lr_lo = c1.number_input("lr from", 1e-8, 10.0, float(view["x"]["low"]), format="%.3g", key=f"{K}.lr_lo")
+        lr_hi = c2.number_input("lr to", 1e-8, 10.0, float(view["x"]["high"]), format="%.3g", key=f"{K}.lr_hi")
+        y_lo = c1.number_input(f"{ypar} from", value=float(yv["low"]), format="%.4g", key=f"{K}.{name}.{ypar}.lo")
+        y_hi = c2.number_input(f"{ypar} to", value=float(yv["high"]), format="%.4g", key=f"{K}.{name}.{ypar}.hi")
+        y_log = st.checkbox(f"log scale for {ypar}", bool(yv["log"]), key=f"{K}.{name}.{ypar}.log")
+        side = st.slider("cells per axis", 8, MAX_SWEEP_SIDE, int(view["x"]["n"]), key=f"{K}.side")
+        objective = st.radio("colour by", list(OBJECTIVES), index=list(OBJECTIVES).index(view["objective"]),
+                             format_func=OBJECTIVES.get, key=f"{K}.objective")
+        tol = st.number_input("tolerance on f − f*", 1e-14, 1e3, float(view["tol"]), format="%.2g", key=f"{K}.tol")
+        swept = {"lr", ypar.split("[")[0]}
+        start = config.problem.start or SURFACES[surface].start
+        c1, c2 = st.columns(2)
+        sx = c1.number_input("start x", value=float(start[0]), format="%.4g", key=f"{K}.{surface}.sx")
+        sy = c2.number_input("start y", value=float(start[1]), format="%.4g", key=f"{K}.{surface}.sy")
+    else:
+        st.header("Starts and comparison")
+        side = st.slider("starts per side", 20, MAX_BASIN_SIDE, int(view["n"]), 10, key=f"{K}.n")
+        names = [None, *ELEMENTWISE]
+        compare = st.selectbox("compare with", names, index=names.index(view["compare"]), key=f"{K}.compare",
+                               format_func=lambda n: "nothing" if n is None else n)
+        compare_lr = view["compare_lr"]
+        if compare is not None:
+            compare_lr = param_widget(OPTIMIZERS[compare].param("lr"), view["compare_lr"], key=f"{K}.compare.{compare}.lr",
+                                      label=f"{compare} lr")
+    with st.expander("other hyperparameters", expanded=mode == "basins"):
+        options = options_widgets(spec.params, values, key=f"{K}.{mode}.{name}", hidden=swept)
+
+for n in filter(None, notes):
+    st.warning(n, icon="⚠️")
+base = {"problem": {"surface": surface}, "optimizer": {"name": name, "options": options}, "steps": steps}
+try:
+    if mode == "sweep":
+        base["problem"]["start"] = [sx, sy]
+        view.update(x={"param": "lr", "low": lr_lo, "high": lr_hi, "n": side, "log": True},
+                    y={"param": ypar, "low": y_lo, "high": y_hi, "n": side, "log": y_log}, tol=tol, objective=objective)
+        sweep = parse_sweep({"config": base, "x": view["x"], "y": view["y"], "tol": tol})
+        config, key = sweep.config, json.dumps(sweep.to_dict(), sort_keys=True)
+    else:
+        config = parse_config(base)
+        configs = [config]
+        if compare is not None:
+            configs.append(parse_config({**base, "optimizer": {"name": compare, "options": {"lr": compare_lr}}}))
+        view.update(n=side, compare=compare, compare_lr=compare_lr)
+        key = json.dumps({"configs": [c.to_dict() for c in configs], "n": side}, sort_keys=True)
+    result = cached_sweep(key) if mode == "sweep" else cached_basins(key)
+except ConfigError as e:
+    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon="🚫")
+    st.stop()
+write_config(config, DEFAULTS[mode], map=mode, view=json.dumps(view, separators=(",", ":")))
+
+
+def explorer_link(cfg) -> str:
+    # the whole config, not a diff against our defaults: the Explorer merges a link onto its own defaults
+    return "explorer?" + urlencode({"v": VERSION, "cfg": json.dumps(cfg.to_dict(), separators=(",", ":"))})
+
+
+if mode == "sweep":
+    event = st.plotly_chart(sweep_figure(result, objective), key=f"{K}.heat", on_select="rerun",
+                            selection_mode="points", width="stretch")
+    points = [p for p in (event.selection.points if event else []) if "customdata" in p]
+    cell = tuple(points[-1]["customdata"]) if points else result.best()
+    st.caption(f"{sweep.x.n} × {sweep.y.n} runs × {steps} steps in {result.seconds:.2f} s ({result.method}). "
+               "Hover a cell for its numbers; click one to open that run in the Explorer.")
+    if cell is not None:
+        i, j = int(cell[0]), int(cell[1])
+        run_cfg = cell_config(sweep, i, j)
+        what = "clicked cell" if points else "best cell ★"
+        st.markdown(f"**{what}**: lr = {result.xs[j]:.4g}, {ypar} = {result.ys[i]:.4g} → final f − f* = "
+                    f"{result.final_loss[i, j]:.3g}, steps to {tol:g}: {result.steps_to_tol[i, j]:.0f}")
+        st.link_button("Open this run in the Explorer ↗", explorer_link(run_cfg))
+    st.markdown("**What to look for.** The fast cells hug the divergence edge: the best lr is just below the largest "
+                "stable one, and with more momentum the edge moves right (up to twice as far, 2 + 2β). Switch the "
+                "colour to *steps to tolerance* to see the valley of good settings narrow as the problem gets harder.")
+else:
+    st.plotly_chart(basin_figure(result, surface_of(config)), key=f"{K}.basins", width="stretch")
+    for r in result:
+        st.caption(f"**{r.config.optimizer.name}** ({side} × {side} starts × {steps} steps, {r.seconds:.2f} s): "
+                   + ", ".join(f"#{c} {100 * f:.0f}%" for c, _, f in r.shares()))
+    st.markdown("**What to look for.** The basins of plain gradient descent follow the valleys of the surface; momentum "
+                "and adaptive steps carry runs over ridges, so their basins fray into interleaved stripes — the same "
+                "start can end in a different minimum after a tiny change of lr.")
