@@ -1,0 +1,129 @@
+"""The Quadratic Lab and Sweeps & Basins pages, run headless with Streamlit's AppTest."""
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from optviz.config import parse_config
+from optviz.sweeps import cell_config, parse_sweep
+from optviz.theory import best_momentum, rate
+from optviz.ui.urlstate import config_from_query
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+SMALL_VIEW = {"x": {"param": "lr", "low": 1e-5, "high": 3e-3, "n": 12, "log": True},
+              "y": {"param": "momentum", "low": 0.0, "high": 0.99, "n": 12, "log": False},
+              "tol": 1e-6, "objective": "final_loss", "n": 24, "compare": None, "compare_lr": 0.01}
+
+
+def page(name: str, **query) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v if isinstance(v, str) else json.dumps(v)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def url_config(at: AppTest, default):
+    config, warning = config_from_query(at.query_params.get("cfg"), default)
+    assert warning is None
+    return config
+
+
+# -- Quadratic Lab ---------------------------------------------------------------------------------
+
+LAB_DEFAULT = parse_config({"problem": {"surface": "quadratic", "start": [-2.5, 2.0],
+                                        "options": {"eigenvalues": [1.0, 10.0], "angle": 30.0, "center": [0.0, 0.0]}},
+                            "optimizer": {"name": "SGD", "options": {"lr": 0.1, "momentum": 0.5}}, "steps": 200})
+
+
+@pytest.fixture(scope="module")
+def lab() -> AppTest:
+    return page("quadratic_lab.py")
+
+
+def test_lab_defaults(lab):
+    assert not lab.exception and not lab.error and not lab.warning
+    m = metrics(lab)
+    assert m["condition number κ"] == "10"
+    assert m["predicted rate"] == f"{0.5 ** 0.5:.5f}"          # complex roots in both directions: √β
+    assert abs(float(m["observed rate"]) - 0.5 ** 0.5) < 0.01
+    assert len(lab.get("plotly_chart")) == 4
+    assert lab.query_params["v"] == "1"
+
+
+def test_lab_parameter_change_reruns_and_updates_url(lab):
+    lab.number_input(key="ql.alpha").set_value(0.05).run()
+    assert not lab.exception
+    assert metrics(lab)["predicted rate"] == f"{float(rate(0.05, 0.5, (1.0, 10.0))):.5f}"
+    assert url_config(lab, LAB_DEFAULT).optimizer.options["lr"] == 0.05
+
+
+def test_lab_jump_and_local_quadratic(lab):
+    lab.button(key="ql.jump").click().run()
+    hb = best_momentum(1.0, 10.0)
+    assert metrics(lab)["predicted rate"] == f"{hb.rate:.5f}"
+    assert url_config(lab, LAB_DEFAULT).optimizer.options["momentum"] == pytest.approx(hb.beta)
+    lab.selectbox(key="ql.src").set_value("rosenbrock").run()
+    lab.button(key="ql.load").click().run()
+    assert not lab.exception
+    m = metrics(lab)
+    assert m["condition number κ"] == "2508" and m["predicted rate"] == "0.96085"
+    assert any("κ = 2508" in i.value for i in lab.info)
+
+
+@pytest.mark.parametrize("query", [{"v": "1", "cfg": '{"optimizer":{"options":{"lr":"abc"}}}'},
+                                   {"v": "7", "cfg": "{}"},
+                                   {"v": "1", "cfg": '{"problem":{"surface":"rosenbrock"}}'}])
+def test_lab_tampered_url_shows_defaults_and_a_warning(query):
+    at = page("quadratic_lab.py", **query)
+    assert not at.exception and len(at.warning) == 1
+    assert metrics(at)["predicted rate"] == f"{0.5 ** 0.5:.5f}"
+
+
+# -- Sweeps & Basins -------------------------------------------------------------------------------
+
+SWEEP_DEFAULT = parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
+                              "optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}}, "steps": 300})
+
+
+def test_sweep_page_defaults_and_explorer_link():
+    at = page("sweeps.py", view=SMALL_VIEW)
+    assert not at.exception and not at.error and not at.warning
+    assert "vectorised" in at.caption[0].value
+    (link,) = at.get("link_button")
+    url = urlparse(link.proto.url)
+    assert url.path == "explorer" and parse_qs(url.query)["v"] == ["1"]
+    text = parse_qs(url.query)["cfg"][0]
+    sweep = parse_sweep({"config": SWEEP_DEFAULT.to_dict(), "x": SMALL_VIEW["x"], "y": SMALL_VIEW["y"]})
+    # the link names the whole run, so it opens the same run whatever defaults the Explorer merges it onto
+    for explorer_default in (parse_config({}), SWEEP_DEFAULT, parse_config({"steps": 50, "optimizer": {"name": "Adam"}})):
+        opened, warning = config_from_query(text, explorer_default)
+        assert warning is None
+        assert any(opened.key() == cell_config(sweep, i, j).key() for i in range(12) for j in range(12))
+
+
+def test_sweep_page_parameter_change_and_basins():
+    at = page("sweeps.py", view=SMALL_VIEW)
+    at.selectbox(key="sw.SGD.ypar").set_value("weight_decay").run()
+    assert not at.exception and not at.error
+    assert json.loads(at.query_params["view"])["y"]["param"] == "weight_decay"
+    at.radio(key="sw.map").set_value("basins").run()
+    assert not at.exception and not at.error
+    assert at.query_params["map"] == "basins"
+    assert any(c.value.startswith("**Adam**") for c in at.caption)
+    assert len(at.get("plotly_chart")) == 1
+
+
+@pytest.mark.parametrize("query", [{"view": "{not json", "cfg": "{}"},
+                                   {"view": json.dumps({**SMALL_VIEW, "n": 10**6})},
+                                   {"cfg": '{"steps": 99999}', "view": json.dumps(SMALL_VIEW)},
+                                   {"map": "elsewhere", "view": json.dumps(SMALL_VIEW)}])
+def test_sweep_page_tampered_url_shows_defaults_and_a_warning(query):
+    at = page("sweeps.py", **query)
+    assert not at.exception and not at.error
+    assert len(at.warning) >= 1
