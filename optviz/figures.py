@@ -205,15 +205,16 @@ def surface3d_figure(surface, paths: list[Path], n_grid: int = 80, height: int =
     return fig
 
 
-def loss_figure(paths: list[Path], f_star: float | None = None, height: int = 380) -> go.Figure:
-    """Loss vs step on a log axis (f − f* when the minimum value is known, so the log scale is meaningful)."""
+def loss_figure(paths: list[Path], f_star: float | None = None, height: int = 380, log: bool = True) -> go.Figure:
+    """Loss vs step on a log axis (f − f* when the minimum value is known, so the log scale is meaningful);
+    ``log=False`` for a linear axis, e.g. on a surface unbounded below where f goes negative."""
     fig = go.Figure()
     for p in paths:
         y = p.trace.losses - (f_star or 0.0)
-        fig.add_trace(go.Scatter(x=np.arange(len(y)), y=_f32(np.where(y > 0, y, np.nan)), mode="lines", name=p.label,
-                                 line=dict(color=p.colour, dash=p.dash, width=2.5)))
+        fig.add_trace(go.Scatter(x=np.arange(len(y)), y=_f32(np.where(y > 0, y, np.nan) if log else y), mode="lines",
+                                 name=p.label, line=dict(color=p.colour, dash=p.dash, width=2.5)))
     _layout(fig, "loss − f* vs step" if f_star is not None else "loss vs step", height)
-    fig.update_yaxes(type="log", title="f − f*" if f_star is not None else "f")
+    fig.update_yaxes(type="log" if log else "linear", title="f − f*" if f_star is not None else "f")
     fig.update_xaxes(title="step")
     return fig
 
@@ -274,3 +275,106 @@ def evaluations_figure(trace: Trace, height: int = 320) -> go.Figure:
 
 def figure_bytes(fig: go.Figure) -> int:
     return len(fig.to_json())
+
+
+# -- fast assembly for pages that rerun on every slider move ------------------------------------------------
+# Building a go.Figure validates every trace and frame (~0.3 ms each: ~200 ms for an animated contour), and
+# st.plotly_chart deep-copies it again on every rerun. The functions below build the same picture as plain data.
+
+class FrozenFigure(go.Figure):
+    """A finished figure held as its plain dict: ``to_dict()`` (what st.plotly_chart and ``to_json`` read) returns
+    it without validating or copying. Only that dict carries the picture; treat it as immutable."""
+
+    def __init__(self, spec: dict):
+        super().__init__()
+        self._spec = spec
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+
+def frozen(fig: go.Figure) -> FrozenFigure:
+    """The figure serialised once: cheap to hand to st.plotly_chart again and again (e.g. from a cache)."""
+    return fig if isinstance(fig, FrozenFigure) else FrozenFigure(fig.to_dict())
+
+
+def contour_base(surface, n_grid: int = 160, click_grid: int = 0, height: int = 560, domain=None) -> dict:
+    """contour_figure's contour, click grid and minima without any path, as plain data to cache per surface."""
+    return contour_figure(surface, [], n_grid=n_grid, animate=False, click_grid=click_grid, height=height,
+                          domain=domain).to_dict()
+
+
+def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arrows: bool = True) -> FrozenFigure:
+    """The picture of ``contour_figure(surface, paths, ...)`` assembled on a cached ``contour_base``."""
+    (x0, x1), (y0, y1) = base["layout"]["xaxis"]["range"], base["layout"]["yaxis"]["range"]
+    data = list(base["data"])
+    first_path = len(data)
+    for p in paths:
+        pos = p.trace.positions
+        data.append(dict(type="scatter", x=_f32(pos[:, 0]), y=_f32(pos[:, 1]), mode="lines+markers", name=p.label,
+                         line=dict(color=p.colour, width=2.5, dash=p.dash), marker=dict(size=4),
+                         customdata=_hover(p.trace).tolist(), hovertemplate="%{customdata}<extra>" + p.label + "</extra>"))
+        data.append(dict(type="scatter", x=[float(pos[0, 0])], y=[float(pos[0, 1])], mode="markers", showlegend=False,
+                         hoverinfo="skip", marker=dict(symbol="circle-open", size=14, color=p.colour, line=dict(width=3))))
+    spec = {"data": data, "layout": dict(base["layout"])}
+    if animate and paths:
+        _animate_data(spec, paths, first_path, max(x1 - x0, y1 - y0), arrows)
+    return FrozenFigure(spec)
+
+
+def _animate_data(spec: dict, paths: list[Path], first_path: int, span: float, arrows: bool) -> None:
+    """What `_animate` adds, as plain data: head markers, arrow slots, frames, Play/Pause and the step slider."""
+    data = spec["data"]
+    steps = frame_steps(max(p.trace.steps for p in paths))
+    single = len(paths) == 1 and arrows
+    n_arrow = 3 if single else 0
+    head_start = len(data)
+    for p in paths:
+        data.append(dict(type="scatter", x=[float(p.trace.positions[-1, 0])], y=[float(p.trace.positions[-1, 1])],
+                         mode="markers", showlegend=False, hoverinfo="skip",
+                         marker=dict(size=14, color=p.colour, line=dict(color="white", width=2))))
+    for i in range(n_arrow):
+        data.append(dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(width=3), name=f"arrow {i}",
+                         showlegend=False, hoverinfo="skip"))
+    frames = []
+    for t in steps:
+        fdata, idx = [], []
+        for j, p in enumerate(paths):
+            m = int(min(t, p.trace.steps))
+            pos = p.trace.positions
+            fdata += [dict(type="scatter", x=_f32(pos[: m + 1, 0]), y=_f32(pos[: m + 1, 1])),
+                      dict(type="scatter", x=[float(pos[m, 0])], y=[float(pos[m, 1])])]
+            idx += [first_path + 2 * j, head_start + j]
+        if single:
+            arrows_t = _state_arrows(paths[0].trace, int(min(t, paths[0].trace.steps)), span)
+            for i in range(n_arrow):
+                if i < len(arrows_t):
+                    label, colour, xs, ys = arrows_t[i]
+                    fdata.append(dict(type="scatter", x=[_plain_float(v) for v in xs], y=[_plain_float(v) for v in ys],
+                                      line=dict(color=colour), name=label, showlegend=True))
+                else:
+                    fdata.append(dict(type="scatter", x=[None], y=[None], showlegend=False))
+                idx.append(head_start + len(paths) + i)
+        frames.append(dict(data=fdata, traces=idx, name=str(t)))
+    spec["frames"] = frames
+    spec["layout"].update(_animation_layout(steps, spec["layout"].get("margin", {})))
+
+
+def _plain_float(v) -> float | None:
+    return None if v is None else float(v)
+
+
+def _animation_layout(steps: np.ndarray, margin: dict) -> dict:
+    return dict(
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.08, xanchor="left", yanchor="top", pad=dict(t=10),
+                          buttons=[dict(label="▶ Play", method="animate",
+                                        args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=True,
+                                                         transition=dict(duration=0))]),
+                                   dict(label="❚❚ Pause", method="animate",
+                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=len(steps) - 1, x=0.18, len=0.82, y=-0.05, yanchor="top",
+                      currentvalue=dict(prefix="step ", xanchor="right"),
+                      steps=[dict(label=str(t), method="animate",
+                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False))]) for t in steps])],
+        margin={**margin, "b": 110},
+    )
