@@ -7,9 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .basins import DIVERGED, NOT_CONVERGED, BasinResult, category
 from .figures import _f32, _layout, contour_levels
 from .optimizers import OPTIMIZERS, get_optimizer
-from .sweeps import DIVERGED, NOT_CONVERGED, BasinResult, SweepResult, category
+from .sweeps import SweepResult
 from .theory import QuadraticRun, RatePlane
 
 SGD_COLOUR = OPTIMIZERS["SGD"].colour

@@ -4,21 +4,13 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from optviz.basins import MAX_BASIN_SIDE, basin_maps
 from optviz.config import VERSION, ConfigError, parse_config
 from optviz.engine import surface_of
 from optviz.figures_theory import OBJECTIVES, basin_figure, sweep_figure
 from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
 from optviz.surfaces import SURFACES
-from optviz.sweeps import (
-    MAX_BASIN_SIDE,
-    MAX_MAP_STEPS,
-    MAX_SWEEP_SIDE,
-    basin_maps,
-    cell_config,
-    parse_sweep,
-    run_sweep,
-    sweep_params,
-)
+from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, parse_sweep, run_sweep, sweep_params
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
 

@@ -2,19 +2,11 @@
 import numpy as np
 import pytest
 
+from optviz.basins import DIVERGED, NOT_CONVERGED, basin_map, basin_maps, label_points
 from optviz.config import ConfigError, parse_config
 from optviz.engine import run
 from optviz.optimizers import ELEMENTWISE
-from optviz.sweeps import (
-    DIVERGED,
-    NOT_CONVERGED,
-    basin_map,
-    basin_maps,
-    cell_config,
-    label_points,
-    parse_sweep,
-    run_sweep,
-)
+from optviz.sweeps import cell_config, parse_sweep, run_sweep
 from optviz.theory import rate_map
 from optviz.vectorised import RULES
 
