@@ -147,9 +147,10 @@ def find_minima(surface, finals, diverged, radius: float, max_clusters: int = 25
     pts = pts[np.isfinite(pts).all(axis=1)]
     found: list[tuple[tuple[float, float], float]] = []
     if len(pts):
-        keys = np.floor(pts / radius).astype(np.int64)
-        uniq, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-        inv = inv.reshape(-1)
+        cells = np.floor(pts / radius).astype(np.int64)
+        cells -= cells.min(axis=0)
+        keys = cells[:, 0] * (int(cells[:, 1].max()) + 1) + cells[:, 1]     # one integer per grid cell
+        uniq, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
         order = np.argsort(-counts, kind="stable")[:max_clusters]
         centres = np.stack([np.bincount(inv, weights=pts[:, d], minlength=len(uniq))[order] / counts[order]
                             for d in range(2)], axis=1) if len(order) else np.empty((0, 2))
@@ -200,6 +201,8 @@ def _newton_minima(surface, centres: np.ndarray, iters: int = 40) -> tuple[np.nd
                                 H[:, 0, 0] * G[:, 1] - H[:, 0, 1] * G[:, 0]), dim=1) / safe[:, None]
             step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
             P = P - step
+            if float(step.abs().max()) <= 1e-14 * (1 + float(P.abs().max())):
+                break
         _, gx, gy = g(P[:, 0], P[:, 1])
         H = hessian(P)
         gn = torch.hypot(gx, gy)
