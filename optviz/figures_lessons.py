@@ -87,7 +87,7 @@ def _epoch_lines(s, log_y: bool) -> go.Scatter | None:
     """Dotted lines between epochs spanning the lr data, as one trace (shapes or add_vline per line are slow)."""
     spe, n = s.setup.steps_per_epoch, s.steps
     lrs = s.lrs[np.isfinite(s.lrs) & ((s.lrs > 0) if log_y else True)]
-    if spe <= 1 or n // spe > 40 or lrs.size == 0:
+    if spe <= 1 or n // spe > 20 or lrs.size == 0:
         return None
     lo, hi = float(lrs.min()), float(lrs.max())
     xs, ys = [], []
@@ -140,7 +140,8 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
         fig.update_yaxes(title_text="lr" if c == 1 else None, type="log" if log_y else "linear", row=1, col=c)
         fig.update_xaxes(title_text="optimizer step", row=rows, col=c)
     _layout(fig, "lr during each optimizer step (a point at step t is the lr that step t used)",
-            height or 300 + 200 * rows)
+            height or 320 + 200 * rows)
+    fig.update_layout(margin=dict(b=120), legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.12, yanchor="top"))
     fig.update_annotations(font=dict(size=17))
     return fig
 
@@ -193,4 +194,6 @@ def pitfall_figure(pitfall, outcome, height: int = 430) -> go.Figure:
                                    x=0.5, y=0.5 - 0.1 * i)
         fig.update_xaxes(title_text=s.x_label, row=1, col=c)
         fig.update_yaxes(title_text=s.y_label, type="log" if s.log else "linear", row=1, col=c)
-    return _layout(fig, pitfall.title, height)
+    _layout(fig, "", height)
+    return fig.update_layout(margin=dict(t=50, b=110), legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.2,
+                                                                  yanchor="top"))

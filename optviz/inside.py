@@ -428,9 +428,16 @@ HIDDEN_HYPER = ("params", "initial_lr", "maximize", "decoupled_weight_decay")
 
 def step_listing(group: GroupCheck, optimizer: str) -> str:
     """The group's step as code, each line followed by the value it produced in this step (or why it did not run)."""
-    hyper = ", ".join(f"{k}={v}" for k, v in group.hyper.items() if k not in HIDDEN_HYPER or v)
+    items = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in group.hyper.items()
+             if k not in HIDDEN_HYPER or v]
     width = max((len(line.formula) for line in group.lines), default=0) + 2
-    out = [f"# {optimizer}, group {group.group}: {hyper}", f"# p = {fmt(group.before)}, grad = {fmt(group.grad)}"]
+    out, row = [], f"# {optimizer}, group {group.group}:"
+    for item in items:
+        if len(row) + len(item) > 60:
+            out.append(row.rstrip(","))
+            row = "#  "
+        row += f" {item},"
+    out += [row.rstrip(","), f"# p = {fmt(group.before)}, grad = {fmt(group.grad)}"]
     for line in group.lines:
         value = f"# {line.symbol} = {fmt(line.value)}" if line.ran else f"# skipped: {line.note}"
         out.append(f"{line.formula:<{width}}{value}")
@@ -447,6 +454,5 @@ def state_rows(group: GroupCheck) -> list[dict[str, str]]:
         diff = "—"
         if isinstance(theirs, tuple) and mine is not None and len(mine) == len(theirs):
             diff = f"{max(abs(a - b) for a, b in zip(mine, theirs, strict=True)):.1e}"
-        out.append({"entry": name if name == "p" else f"state['{name}']", "torch": fmt(theirs),
-                    "re-implementation": fmt(mine) if group.lines else "—", "|difference|": diff})
+        out.append({"entry": name, "torch": fmt(theirs), "the lines": fmt(mine) if group.lines else "—", "|Δ|": diff})
     return out

@@ -120,35 +120,38 @@ ZERO_GRAD_RIGHT = """for x, y in batches:
     loss.backward()
     optimizer.step()"""
 ZERO_GRAD_WRONG = """for x, y in batches:
+    # no optimizer.zero_grad() here
     loss = ((x @ w - y) ** 2).mean()
     loss.backward()
     optimizer.step()"""
 
 
-def run_zero_grad(epochs: int = 4, lr: float = 0.02) -> Outcome:
+def run_zero_grad(epochs: int = 12, lr: float = 0.002) -> Outcome:
     batches = _regression()
     norms, losses = [], []
     for clear in (True, False):
         w = torch.zeros(2, dtype=DTYPE, requires_grad=True)
         optimizer = torch.optim.SGD([w], lr=lr)
         gn, ls = [], []
-        for _ in range(epochs):
+        for _epoch in range(epochs):
             for x, y in batches:
                 if clear:
                     optimizer.zero_grad()
                 loss = ((x @ w - y) ** 2).mean()
                 loss.backward()
-                gn.append(float(w.grad.norm()))
+                gn.append(w.grad.norm().item())
                 optimizer.step()
                 ls.append(loss.item())
         norms.append(_arr(gn))
         losses.append(_arr(ls))
-    k = len(norms[0])
+    k = min(3 * len(batches), len(norms[0]))
+    late = losses[1][len(losses[1]) // 2:]
     return Outcome(
         (Series("‖w.grad‖ that step() uses", "gradient norm", tuple(norms), log=True),
          Series("mini-batch loss", "loss", tuple(losses), log=True)),
-        f"After {k} steps step() sees a gradient of norm {norms[1][-1]:.3g} without zero_grad() "
-        f"against {norms[0][-1]:.3g} with it: .grad is the sum of every batch's gradient so far.")
+        f"In {k} steps the gradient step() sees grows from {norms[1][0]:.3g} to {norms[1][k - 1]:.3g} without zero_grad(), "
+        f"while with it it stays the batch's own ({norms[0][k - 1]:.3g}): .grad is the sum of every batch so far. That sum "
+        f"acts like momentum that never decays, so the loss keeps swinging between {late.min():.2g} and {late.max():.2g}.")
 
 
 # -- 2. scheduler.step() per batch -------------------------------------------------------------------
@@ -263,6 +266,7 @@ BACKWARD_RIGHT = """for t in range(steps):
 BACKWARD_NONE = """for t in range(steps):
     optimizer.zero_grad()
     loss = f(p)
+    # no loss.backward() here
     optimizer.step()"""
 BACKWARD_TWICE = """for t in range(steps):
     optimizer.zero_grad()
@@ -317,13 +321,15 @@ def run_backward() -> Outcome:
 
 # -- 5. Adam(weight_decay) vs AdamW ------------------------------------------------------------------
 
-ADAMW_RIGHT = """optimizer = torch.optim.AdamW([p], lr=0.05, weight_decay=0.5)
+ADAMW_RIGHT = """optimizer = torch.optim.AdamW(
+    [p], lr=0.05, weight_decay=0.5)
 for t in range(steps):
     optimizer.zero_grad()
     loss = f(p)
     loss.backward()
     optimizer.step()"""
-ADAMW_WRONG = """optimizer = torch.optim.Adam([p], lr=0.05, weight_decay=0.5)
+ADAMW_WRONG = """optimizer = torch.optim.Adam(
+    [p], lr=0.05, weight_decay=0.5)
 for t in range(steps):
     optimizer.zero_grad()
     loss = f(p)
@@ -359,8 +365,9 @@ def run_decay() -> Outcome:
     return Outcome(
         (Series("x (steep axis)", "x", (right[:, 0], wrong[:, 0]), steps_from=0),
          Series("y (flat axis)", "y", (right[:, 1], wrong[:, 1]), steps_from=0)),
-        f"After {len(right) - 1} steps AdamW is at ({right[-1, 0]:.3f}, {right[-1, 1]:.3f}) and Adam with weight_decay at "
-        f"({wrong[-1, 0]:.3f}, {wrong[-1, 1]:.3f}); the L2-regularised minimum is ({l2[0]:.3f}, {l2[1]:.3f}).")
+        f"The minimum is (1, 1). After {len(right) - 1} steps Adam with weight_decay sits at ({wrong[-1, 0]:.3f}, "
+        f"{wrong[-1, 1]:.3f}), the L2-regularised minimum ({l2[0]:.3f}, {l2[1]:.3f}): the steep x is hardly decayed, the "
+        f"flat y a lot. AdamW decays both alike: ({right[-1, 0]:.3f}, {right[-1, 1]:.3f}).")
 
 
 # -- 6. LBFGS without a closure ----------------------------------------------------------------------
@@ -568,7 +575,7 @@ PITFALLS: dict[str, Pitfall] = {p.key: p for p in [
             run_order),
     Pitfall("backward", "step() without backward(), or backward() twice",
             (Snippet("backward() once", BACKWARD_RIGHT, "right"), Snippet("no backward()", BACKWARD_NONE),
-             Snippet("backward() twice", BACKWARD_TWICE)),
+             Snippet("backward() twice", BACKWARD_TWICE, "wrong", (3, 4))),
             "loss.backward() missing, or called twice",
             "step() only reads .grad: with no backward() there is nothing to read, and a second backward() adds the "
             "gradient again.",

@@ -35,7 +35,7 @@ ORDERS = ("optimizer_first", "scheduler_first")
 class LossSource:
     """What ReduceLROnPlateau watches: a shaped noisy curve, or the loss of a real run on a surface."""
 
-    source: str = "curve"
+    source: str = "curve"       # only a scheduler that watches the loss (ReduceLROnPlateau) uses it
     start: float = 1.0          # curve: loss at step 0
     floor: float = 0.2          # curve: where it levels off
     tau: float = 40.0           # curve: decay time, in optimizer steps
@@ -169,12 +169,13 @@ def parse_setup(data: dict | LabSetup) -> LabSetup:
                       _number(ld.get("surface_noise", 0.5), "loss.surface_noise", 0.0, 1e3))
     if order == "scheduler_first" and get_scheduler(sch).needs_metric:
         raise ConfigError("order", "ReduceLROnPlateau steps on the loss of the steps it follows, so it can only step after them")
-    if loss.source == "surface" and len(base_lrs) > 2:
+    watched = get_scheduler(sch).needs_metric and loss.source == "surface"
+    if watched and len(base_lrs) > 2:
         raise ConfigError("loss.source",
                           "a surface run moves one point (x, y): use at most 2 parameter groups, or the shaped curve")
     setup = LabSetup(sch, normalize_options(sch, data.get("options"), len(base_lrs)), optimizer,
                      _number(data.get("momentum", 0.0), "momentum", 0.0, 0.999), base_lrs, epochs, spe, interval, order, loss)
-    if loss.source == "surface":
+    if watched:
         surface_config(setup)
     else:
         _, opt = _optimizer(setup)
@@ -287,7 +288,7 @@ def run_schedule(setup: LabSetup, label: str | None = None) -> Schedule:
     after the epoch's batches). Torch's warnings become notes; a torch error ends the curve with its message."""
     setup = parse_setup(setup)
     label = label or setup.scheduler
-    if setup.loss.source == "surface":
+    if setup.loss.source == "surface" and setup.spec.needs_metric:
         return _surface_schedule(setup, label)
     n, spe, per_step = setup.steps, setup.steps_per_epoch, setup.interval == "step"
     metric = setup.spec.needs_metric

@@ -3,7 +3,7 @@ import streamlit as st
 
 from optviz.codegen import generate_script
 from optviz.config import ConfigError, parse_config
-from optviz.presets import PRESETS, WATCH
+from optviz.presets import WATCH
 from optviz.ui import explorer_view as view
 from optviz.ui.controls import config_controls, set_start, start_key, step_by
 from optviz.ui.runner import cached_run
@@ -12,10 +12,11 @@ from optviz.ui.urlstate import hidden_controls, read_config, write_config
 KEY = "ex"
 DEFAULT = parse_config({"problem": {"surface": "rosenbrock"},
                         "optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}}, "steps": 200})
-TABS = {"loss": "📉 Loss", "lr": "📐 lr & momentum", "state": "🧮 Optimizer state", "surface3d": "🏔️ 3-D surface",
-        "evaluations": "🔁 Evaluations per step", "code": "🧾 Code & data"}
+TABS = {"loss": ":material/trending_down: Loss", "lr": ":material/tune: lr & momentum",
+        "state": ":material/memory: Optimizer state", "surface3d": ":material/landscape: 3-D surface",
+        "evaluations": ":material/repeat: Evaluations per step", "code": ":material/code: Code & data"}
 
-st.title("🧭 Trajectory Explorer")
+st.title(":material/explore: Trajectory Explorer")
 st.markdown("One **real `torch.optim`** optimizer steps a point `(x, y)` downhill. The arrows show what `step()` "
             "used at each point — the gradient and torch's own state (momentum buffer, Adam's `exp_avg`) — and every "
             "setting lives in the address bar, so a link reproduces exactly this run.")
@@ -30,27 +31,23 @@ with st.sidebar:
         st.button("Show all controls", key=f"{KEY}.show_all", on_click=view.show_all_controls, args=(KEY,))
     raw = config_controls(config, KEY, hidden)
 for note in filter(None, notes):
-    st.warning(note, icon="⚠️")
+    st.warning(note, icon=":material/link_off:")
 
 try:
     config = parse_config(raw)
 except ConfigError as e:
-    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon="🚫")
+    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon=":material/block:")
     st.stop()
 
-lesson = st.query_params.get("lesson")
-in_lesson = lesson in PRESETS and PRESETS[lesson].page == "explorer" and PRESETS[lesson].load().key() == config.key()
-view.presets_block("explorer", KEY, lesson if in_lesson else None)
-view.lesson_note(lesson, in_lesson)
-
 key = config.key()
+lesson = view.current_lesson(KEY, "explorer", key)
+view.presets_block("explorer", KEY, lesson)
+view.lesson_note(lesson)
+
 trace = cached_run(config)
-spec = config.optimizer_spec
-with st.container(border=True):
-    st.markdown(f"**{spec.name}** — {spec.summary} {WATCH.get(spec.name, '')}")
-    st.latex(spec.update_rule)
 if trace.diverged_at is not None:
-    st.warning(f"**Step {trace.diverged_at}: {trace.message}.** The plots show the path up to step {trace.steps}.", icon="💥")
+    st.warning(f"**Step {trace.diverged_at}: {trace.message}.** The plots show the path up to step {trace.steps}.",
+               icon=":material/warning:")
 for w in trace.warnings:
     st.caption(f"torch warned: {w}")
 
@@ -66,15 +63,21 @@ def _clicked() -> None:
 clickable = "start" not in hidden
 st.plotly_chart(view.contour_figure(key, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch",
                 on_select=_clicked if clickable else "ignore", selection_mode="points")
-c1, c2, c3 = st.columns([1, 1, 4])
-if "steps" not in hidden:
-    c1.button("⏭ one more step", key=f"{KEY}.step_plus", on_click=step_by, args=(KEY, 1), width="stretch",
-              help="Run one more optimizer.step() and look at the table on the right.")
-    c2.button("⏮ one step back", key=f"{KEY}.step_minus", on_click=step_by, args=(KEY, -1), width="stretch")
-with c3.expander(f"🔎 Step {trace.steps} in numbers", expanded=False):
-    st.markdown(view.last_step_table(trace))
 st.caption(f"{trace.message} · {'click the plot to start there · ' if clickable else ''}"
            f"▶ Play animates the path in your browser; hover a point for its step, gradient and state.")
+c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="top")
+if "steps" not in hidden:
+    c1.button("One more step", key=f"{KEY}.step_plus", icon=":material/skip_next:", on_click=step_by, args=(KEY, 1),
+              width="stretch", help="Run one more optimizer.step() and read what it did on the right.")
+    c2.button("One step back", key=f"{KEY}.step_minus", icon=":material/skip_previous:", on_click=step_by, args=(KEY, -1),
+              width="stretch")
+with c3.expander(f"Step {trace.steps} in numbers", icon=":material/search:", key=f"{KEY}.last_step"):
+    st.markdown(view.last_step_table(trace))
+
+spec = config.optimizer_spec
+with st.container(border=True):
+    st.markdown(f"**{spec.name}** — {spec.summary} {WATCH.get(spec.name, '')}")
+    st.latex(spec.update_rule)
 
 kinds = [k for k in TABS if k != "evaluations" or int(trace.evaluations.max(initial=1)) > 1]
 tab = view.view_option(KEY, "tab", kinds, "loss")
@@ -96,5 +99,5 @@ for kind, box in zip(kinds, tabs):
         else:
             st.plotly_chart(view.single_figure(kind, key), key=f"{KEY}.fig.{kind}", width="stretch")
 
-write_config(config, DEFAULT, hide=",".join(sorted(hidden)), lesson=lesson if in_lesson else None,
+write_config(config, DEFAULT, hide=",".join(sorted(hidden)), lesson=lesson,
              tab=None if tab == "loss" else tab)

@@ -53,7 +53,8 @@ with st.sidebar:
         st.caption(spec.note)
     keys = list(SURFACES)
     surf = st.selectbox("surface", keys, index=keys.index(config.problem.surface) if config.problem.surface in keys else 0,
-                        format_func=lambda k: SURFACES[k].label, key="inside.surface")
+                        format_func=lambda k: "Quadratic (λ = 1, 10; axis-aligned)" if k == "quadratic" else SURFACES[k].label,
+                        key="inside.surface")
     steps = st.slider("steps", 5, 200, config.steps, key="inside.steps")
 
 problem = {"surface": surf, "options": QUADRATIC if surf == "quadratic" else {},
@@ -82,10 +83,10 @@ def move(to: int) -> None:
 
 here = st.session_state["inside.step"]
 nav = st.columns([1, 1, 1, 1, 6], vertical_alignment="center")
-nav[0].button("⏮ first", on_click=move, args=(1,), width="stretch", key="inside.first")
-nav[1].button("◀ back", on_click=move, args=(here - 1,), width="stretch", key="inside.back")
-nav[2].button("next ▶", on_click=move, args=(here + 1,), width="stretch", key="inside.next")
-nav[3].button("last ⏭", on_click=move, args=(n,), width="stretch", key="inside.last")
+nav[0].button("« first", on_click=move, args=(1,), width="stretch", key="inside.first")
+nav[1].button("‹ back", on_click=move, args=(here - 1,), width="stretch", key="inside.back")
+nav[2].button("next ›", on_click=move, args=(here + 1,), width="stretch", key="inside.next")
+nav[3].button("last »", on_click=move, args=(n,), width="stretch", key="inside.last")
 t = nav[4].slider("step", 1, n, key="inside.step") if n > 1 else 1
 url_phase = st.query_params.get("phase")
 phase = st.segmented_control("phase of the loop", PHASES, default=url_phase if url_phase in PHASES else "step",
@@ -99,7 +100,7 @@ if "stopped" in walk.message or "diverged" in walk.message:
 left, right = st.columns([5, 6])
 with left:
     lines = loop_lines(name)
-    st.markdown(code_html([c for c, _ in lines], {i for i, (_, p) in enumerate(lines) if p == phase}), unsafe_allow_html=True)
+    st.html(code_html([c for c, _ in lines], {i for i, (_, p) in enumerate(lines) if p == phase}))
     before = " and ".join(f"{g.group} = {fmt(g.before)}" for g in check.groups)
     grads = " and ".join(f"{g.group}.grad = {fmt(g.grad)}" for g in check.groups if g.grad)
     prev = walk.steps[t - 2].groups if t > 1 else ()
@@ -137,7 +138,7 @@ else:
     else:
         st.error(f"✗ Step {t}: the re-implementation and torch differ by {check.max_diff:.1e}.")
     for g in check.groups:
-        code_col, state_col = st.columns([3, 2])
+        code_col, state_col = st.columns([1, 1])
         code_col.code(step_listing(g, name), language="python")
         state_col.markdown(f"**torch's `optimizer.state` after step {t}**, group `{g.group}`")
         state_col.dataframe(state_rows(g), hide_index=True)

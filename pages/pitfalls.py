@@ -35,7 +35,8 @@ for i, (column, snippet) in enumerate(zip(columns, pitfall.snippets, strict=True
     badge = "✓" if snippet.role == "right" else "✗"
     column.markdown(f"<span style='font-size:1.2rem;font-weight:700;color:{colours[i]}'>{badge} {snippet.label}</span>",
                     unsafe_allow_html=True)
-    column.markdown(code_html(snippet.code, pitfall.changed_lines(i), mark=mark, size="0.98rem"), unsafe_allow_html=True)
+    with column:
+        st.html(code_html(snippet.code, pitfall.changed_lines(i), mark=mark, size="0.98rem"))
 st.caption(f"Highlighted: {pitfall.difference}.")
 
 with st.spinner("running both with torch…"):
@@ -43,7 +44,7 @@ with st.spinner("running both with torch…"):
 st.plotly_chart(pitfall_figure(pitfall, outcome), width="stretch", key=f"pitfalls.figure.{key}")
 st.info(outcome.finding)
 for label, message in outcome.messages:
-    st.warning(f"**torch, in “{label}”:**\n\n```\n{message}\n```")
+    st.warning(f"**torch, in “{label}”:** {message}")
 
 st.markdown(
     "**What to look for.** The wrong runs are real torch runs; only one or two lines differ from the right one. "

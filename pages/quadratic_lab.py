@@ -15,7 +15,7 @@ DEFAULT = parse_config({"problem": {"surface": "quadratic", "options": {"eigenva
                         "optimizer": {"name": "SGD", "options": {"lr": 0.1, "momentum": 0.5}}, "steps": 200})
 FIELDS = ("l1", "l2", "angle", "cx", "cy", "sx", "sy", "alpha", "beta", "steps")
 
-st.title("📐 Quadratic Lab")
+st.title("Quadratic Lab")
 st.markdown(
     "On a quadratic ½(w − c)ᵀA(w − c), `torch.optim.SGD(lr=α, momentum=β)` acts on each eigen-direction of A separately, "
     "as a 2 × 2 linear map whose largest eigenvalue |σ| is the convergence rate. Pick α and β, and compare what the "
@@ -123,25 +123,26 @@ trace = cached_run(config)
 qr = analyse_run(trace, (l1, l2), s["angle"], (s["cx"], s["cy"]))
 opt, gd = best_momentum(l1, l2), best_gd(l1, l2)
 
-cols = st.columns(5)
+cols = st.columns(6)
 cols[0].metric("condition number κ", f"{l2 / l1:.4g}")
-cols[1].metric("α*, β*", f"{opt.alpha:.4g}, {opt.beta:.4f}", help=f"rate (√κ − 1)/(√κ + 1) = {opt.rate:.5f}")
-cols[2].metric("best GD α", f"{gd.alpha:.4g}", help=f"rate (κ − 1)/(κ + 1) = {gd.rate:.5f}")
-cols[3].metric("predicted rate", f"{qr.predicted_rate:.5f}", help="max |σ| over both eigen-directions")
-cols[4].metric("observed rate", f"{qr.observed:.5f}", delta=f"{qr.observed - qr.predicted_rate:+.1e} vs theory",
+cols[1].metric("α*", f"{opt.alpha:.4g}", help=f"(2/(√λ₁ + √λ₂))²; with β* the rate is (√κ − 1)/(√κ + 1) = {opt.rate:.5f}")
+cols[2].metric("β*", f"{opt.beta:.5f}", help="((√λ₂ − √λ₁)/(√λ₂ + √λ₁))²")
+cols[3].metric("best GD α", f"{gd.alpha:.4g}", help=f"2/(λ₁ + λ₂), rate (κ − 1)/(κ + 1) = {gd.rate:.5f}")
+cols[4].metric("predicted rate", f"{qr.predicted_rate:.5f}", help="max |σ| over both eigen-directions")
+cols[5].metric("observed rate", f"{qr.observed:.5f}", delta=f"{qr.observed - qr.predicted_rate:+.1e} vs theory",
                delta_color="off", help="Fitted to torch's distance to the minimum over the run's tail.")
 if trace.diverged_at is not None:
     st.warning(f"**{trace.message}.** α = {s['alpha']:.4g} is past the stability edge (2 + 2β)/λ₂ = "
                f"{(2 + 2 * s['beta']) / l2:.4g}.", icon="💥")
 
 st.plotly_chart(rate_plane_figure(rate_plane((l1, l2), s["alpha"], s["beta"])), key=f"{K}.plane", on_select=_picked,
-                selection_mode="points", width="stretch")
+                selection_mode="points", width="stretch", theme=None)
 st.caption("Click anywhere on the map to run that (α, β). Right of the red line the run diverges; along a dashed line one "
            "eigen-direction is critically damped (its two roots meet); above it that direction spirals at rate √β.")
-st.plotly_chart(rate_figure(qr), key=f"{K}.rate", width="stretch")
-st.plotly_chart(paths_figure(qr, trace.positions, surface_of(config)), key=f"{K}.paths", width="stretch")
+st.plotly_chart(rate_figure(qr), key=f"{K}.rate", width="stretch", theme=None)
+st.plotly_chart(paths_figure(qr, trace.positions, surface_of(config)), key=f"{K}.paths", width="stretch", theme=None)
 if qr.buffers is not None:
-    st.plotly_chart(phase_figure(qr), key=f"{K}.phase", width="stretch")
+    st.plotly_chart(phase_figure(qr), key=f"{K}.phase", width="stretch", theme=None)
 else:
     st.caption("With β = 0 torch keeps no momentum buffer, so there is no phase diagram: each direction just shrinks by "
                "|1 − αλ| per step.")

@@ -15,7 +15,7 @@ from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
 
 K = "sw"
-MODES = {"sweep": "🔥 hyperparameter sweep", "basins": "🧲 basins of attraction"}
+MODES = {"sweep": "hyperparameter sweep", "basins": "basins of attraction"}
 DEFAULTS = {
     "sweep": parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
                            "optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}}, "steps": 300}),
@@ -26,7 +26,7 @@ VIEW = {"x": {"param": "lr", "low": 1e-5, "high": 3e-3, "n": 48, "log": True}, "
         "high": 0.99, "n": 48, "log": False}, "tol": 1e-6, "objective": "final_loss", "n": 100, "compare": "SGD",
         "compare_lr": 0.01}
 
-st.title("🗺️ Sweeps & Basins")
+st.title("Sweeps & Basins")
 st.markdown(
     "One run shows one setting; a map shows thousands. Every cell below is a **real `torch.optim` run** — a sweep varies "
     "two hyperparameters from one start, a basin map varies the start point — computed together as one batch.")
@@ -155,7 +155,7 @@ def explorer_link(cfg) -> str:
 
 if mode == "sweep":
     event = st.plotly_chart(sweep_figure(result, objective), key=f"{K}.heat", on_select="rerun",
-                            selection_mode="points", width="stretch")
+                            selection_mode="points", width="stretch", theme=None)
     points = [p for p in (event.selection.points if event else []) if "customdata" in p]
     cell = tuple(points[-1]["customdata"]) if points else result.best()
     st.caption(f"{sweep.x.n} × {sweep.y.n} runs × {steps} steps in {result.seconds:.2f} s ({result.method}). "
@@ -171,7 +171,7 @@ if mode == "sweep":
                 "stable one, and with more momentum the edge moves right (up to twice as far, 2 + 2β). Switch the "
                 "colour to *steps to tolerance* to see the valley of good settings narrow as the problem gets harder.")
 else:
-    st.plotly_chart(basin_figure(result, surface_of(config)), key=f"{K}.basins", width="stretch")
+    st.plotly_chart(basin_figure(result, surface_of(config)), key=f"{K}.basins", width="stretch", theme=None)
     for r in result:
         st.caption(f"**{r.config.optimizer.name}** ({side} × {side} starts × {steps} steps, {r.seconds:.2f} s): "
                    + ", ".join(f"#{c} {100 * f:.0f}%" for c, _, f in r.shares()))

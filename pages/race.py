@@ -1,0 +1,129 @@
+"""Optimizer Race: several torch.optim optimizers from one start on one surface, with a stated lr-tuning protocol."""
+import json
+
+import streamlit as st
+
+from optviz.config import ConfigError, parse_config
+from optviz.race import DEFAULT_TOL, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
+from optviz.specs import Param
+from optviz.ui import explorer_view as view
+from optviz.ui.controls import entry_controls, problem_controls, seed_control, set_start, start_key, steps_control
+from optviz.ui.runner import cached_run, surface
+from optviz.ui.urlstate import hidden_controls, read_config, write_config
+from optviz.ui.widgets import param_widget
+
+KEY = "race"
+DEFAULT = parse_race({"base": {"problem": {"surface": "rosenbrock"}, "steps": 300},
+                      "entries": [{"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}},
+                                  {"name": "Adam", "options": {"lr": 0.05}}, {"name": "RMSprop", "options": {"lr": 0.01}}]})
+TUNE = {"low": 1e-4, "high": 1.0, "per_decade": 3, "objective": "tail"}
+LR = Param("lr", "float", 1e-3, "", 1e-6, 10.0, log=True)
+TOL = Param("tol", "float", DEFAULT_TOL, "A run has arrived once f − f* ≤ tol.", 1e-8, 1.0, log=True)
+
+st.title(":material/sports_score: Optimizer Race")
+st.markdown("Several **real `torch.optim`** optimizers start from the same point on the same surface — the same "
+            "optimizer may race twice with different settings. Hand-picked learning rates often decide such a race, "
+            "so the page also tunes them with a protocol it states in full.")
+
+notes = [view.take_preset_link("race", KEY)]
+base, warning = read_config(DEFAULT.base)
+entries, entries_warning = view.read_entries(base, DEFAULT)
+notes += [warning, entries_warning]
+hidden = hidden_controls()
+with st.sidebar:
+    if hidden:
+        st.caption(f"This lesson hides: {', '.join(sorted(hidden))}.")
+        st.button("Show all controls", key=f"{KEY}.show_all", on_click=view.show_all_controls, args=(KEY,))
+    st.subheader("Surface")
+    problem = problem_controls(base.problem, f"{KEY}.problem", hidden, st)
+    steps = steps_control(base.steps, KEY, hidden, st)
+    seed = base.seed if problem.get("noise", 0) == 0 else seed_control(base.seed, KEY, hidden, st)
+    st.subheader(f"Racers ({len(entries)})")
+    raw_entries = entry_controls(entries, KEY, hidden, st, on_remove=lambda i: view.remove_entry(KEY, DEFAULT, i))
+    if len(entries) < 6 and "racers" not in hidden:
+        st.button("Add a racer", icon=":material/add:", key=f"{KEY}.add", on_click=view.add_entry, args=(KEY, DEFAULT))
+for note in filter(None, notes):
+    st.warning(note, icon=":material/link_off:")
+
+try:
+    base = parse_config({"problem": problem, "optimizer": DEFAULT.base.to_dict()["optimizer"], "steps": steps, "seed": seed})
+    race = parse_race({"base": base.to_dict(), "entries": raw_entries})
+except ConfigError as e:
+    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon=":material/block:")
+    st.stop()
+
+rkey = view.race_key(race)
+lesson = view.current_lesson(KEY, "race", rkey)
+view.presets_block("race", KEY, lesson)
+view.lesson_note(lesson)
+
+traces = view.race_traces(race)
+paths = view.race_paths(race, traces)
+surf = surface(race.base)
+for p in paths:
+    if p.trace.diverged_at is not None:
+        st.warning(f"**{p.label}**: {p.trace.message}. Its path ends there.", icon=":material/warning:")
+
+start_widget = start_key(f"{KEY}.problem", problem)
+
+
+def _clicked() -> None:
+    points = (st.session_state.get(f"{KEY}.contour") or {}).get("selection", {}).get("points", [])
+    if points:
+        set_start(start_widget, round(points[0]["x"], 3), round(points[0]["y"], 3))
+
+
+clickable = "start" not in hidden
+st.plotly_chart(view.race_figure("contour", rkey, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch",
+                on_select=_clicked if clickable else "ignore", selection_mode="points")
+st.caption(f"{surf.watch} ▶ Play animates all racers together" + (" · click the plot to start there." if clickable else "."))
+st.plotly_chart(view.race_figure("loss", rkey), key=f"{KEY}.loss", width="stretch")
+
+st.subheader("Results")
+tol = param_widget(TOL, view.float_param("tol", DEFAULT_TOL, TOL.low, TOL.high), f"{KEY}.tol",
+                   label="tolerance for “arrived” (f − f* ≤ tol)", container=st.columns([1, 2])[0])
+st.table(view.results_rows(race_results(traces, race.labels(), surf, tol)))
+fs = f_star(surf)
+st.caption("f* is " + (f"{fs:.6g}, the lowest listed minimum." if fs is not None else "unknown for this surface, so no run "
+                       "can be judged to have arrived.") + " Distances are to the listed minimum nearest the end point.")
+
+st.subheader(":material/tune: Tune learning rates")
+tune = view.tune_param(TUNE)
+c1, c2, c3, c4 = st.columns(4)
+low = param_widget(LR, tune["low"], f"{KEY}.tune.low", label="lowest lr", container=c1)
+high = param_widget(LR, tune["high"], f"{KEY}.tune.high", label="highest lr", container=c2)
+per_decade = c3.slider("lrs per factor of 10", 1, 6, int(tune["per_decade"]), key=f"{KEY}.tune.per_decade")
+objective = c4.radio("judge each run by", list(OBJECTIVES), index=list(OBJECTIVES).index(tune["objective"]),
+                     key=f"{KEY}.tune.objective", format_func=lambda k: OBJECTIVES[k])
+tune = {"low": low, "high": high, "per_decade": per_decade, "objective": objective}
+try:
+    protocol = TuneProtocol(lr_grid(low, high, per_decade), race.base.steps, race.base.seed, objective)
+except ConfigError as e:
+    protocol = None
+    st.error(f"This lr grid can't run: {e.message}", icon=":material/block:")
+if protocol is not None:
+    st.markdown(f"**Protocol.** For every racer, {protocol.describe()} Each lr is its own torch run (lr is a per-group "
+                "setting, so one optimizer cannot give each start its own lr); runs are cached, so asking again is instant.")
+    tkey = json.dumps([rkey, tune], sort_keys=True)
+    done = st.session_state.get(f"{KEY}.tuned")
+    if st.button(f"Run the tuning: {len(race.entries)} racers × {len(protocol.lrs)} learning rates", key=f"{KEY}.tune.run",
+                 type="primary"):
+        bar = st.progress(0.0, text="tuning…")
+        n = len(protocol.lrs)
+        results = [tune_entry(c, protocol, label, cached_run,
+                              lambda k, i=i, label=label: bar.progress((i * n + k) / (len(race.entries) * n), text=f"tuning {label}…"))
+                   for i, (c, label) in enumerate(zip(race.configs(), race.labels()))]
+        bar.empty()
+        done = st.session_state[f"{KEY}.tuned"] = (tkey, tuple(results))
+    if done and done[0] == tkey:
+        results = done[1]
+        st.plotly_chart(view.tuning_figure(tkey, results, tuple(paths), objective, fs), key=f"{KEY}.tune.fig", width="stretch")
+        st.table([{"optimizer": r.label, "best lr": "all diverged" if r.best_lr is None else f"{r.best_lr:g}",
+                   "its score": f"{r.best_score:.4g}", "lr raced above": f"{e.options['lr']:g}", "time": f"{r.seconds:.2f} s"}
+                  for r, e in zip(results, race.entries)])
+        st.button("Race again with the tuned learning rates", key=f"{KEY}.tune.use", on_click=view.use_lrs,
+                  args=(KEY, race, [r.best_lr for r in results]))
+
+write_config(race.base, DEFAULT.base, hide=",".join(sorted(hidden)), lesson=lesson,
+             race=None if race.entries == DEFAULT.entries else json.dumps(race.entries_json(), separators=(",", ":")),
+             tol=None if tol == DEFAULT_TOL else f"{tol:g}", tune=None if tune == TUNE else tune)

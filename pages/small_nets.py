@@ -1,0 +1,109 @@
+"""Small Nets: a tiny MLP trained by real torch.optim with per-group options, watched epoch by epoch."""
+import streamlit as st
+
+from optviz.figures_nets import boundary_figure, landscape_figure, lr_figure, metrics_figure, norms_figure, runs_of
+from optviz.netcode import generate_net_script, optimizer_text
+from optviz.nets import default_net_config, parse_net_config
+from optviz.specs import ConfigError
+from optviz.ui.net_controls import compare_controls, net_controls
+from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, write_state
+
+KEY = "nets"
+DEFAULT = default_net_config()
+TABS = {"boundary": "Decision boundary", "metrics": "Loss & accuracy", "lr": "lr & momentum per group",
+        "norms": "Per-group norms", "landscape": "Loss landscape", "code": "Code"}
+PLANE_LABELS = {"pca": "PCA of the weight path", "random": "random filter-normalised plane"}
+
+st.title("Small Nets")
+st.markdown(
+    "The seed's own example, made real: an MLP whose hidden layers are `model.base` and whose output layer is "
+    "`model.classifier`, each in its **own parameter group** of a real `torch.optim` optimizer. Train it in the canonical "
+    "loop (`zero_grad → forward → loss → backward → step`, once per mini-batch) and watch each group learn.")
+
+config, other, plane, notes = read_state(DEFAULT)
+with st.sidebar:
+    raw = net_controls(config, KEY)
+    st.subheader("Compare")
+    compare = st.toggle("compare with a second optimizer", value=other is not None, key=f"{KEY}.compare",
+                        help="Same data, same model, same initial weights and batches: only the optimizer differs.")
+    raw_b = compare_controls(other, config, f"{KEY}.b") if compare else None
+for note in notes:
+    st.warning(note, icon="⚠️")
+
+try:
+    config = parse_net_config(raw)
+except ConfigError as e:
+    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon="🚫")
+    st.stop()
+other = None
+if raw_b is not None:
+    try:
+        other = compare_config(config, raw_b)
+    except ConfigError as e:
+        st.error(f"The second optimizer can't run — **{e.field or 'settings'}**: {e.message}", icon="🚫")
+
+st.code(optimizer_text(config) + ("" if other is None else "\n# compared with\n" + optimizer_text(other)), language="python")
+trace = cached_train(config, "Training")
+traces = [trace] if other is None else [trace, cached_train(other, "Training the second optimizer")]
+names = [t.config.optimizer.name for t in traces]
+labels = names if len(set(names)) == len(names) else [f"{n} ({c})" for n, c in zip(names, "AB", strict=False)]
+runs = runs_of(traces, labels)
+for r in runs:
+    tr = r.trace
+    if tr.diverged_at is not None:
+        st.warning(f"**{r.label}: {tr.message}.** The plots show the {tr.epochs} epochs before it.", icon="💥")
+    else:
+        st.caption(f"**{r.label}**: {tr.message} · {tr.seconds:.2f} s")
+    for w in tr.warnings:
+        st.caption(f"torch warned: {w}")
+
+tab_names = list(TABS)
+tabs = st.tabs([TABS[k] for k in tab_names], key=f"{KEY}.tab", on_change="rerun")
+for kind, box in zip(tab_names, tabs, strict=True):
+    if not box.open:
+        continue
+    with box:
+        if kind == "boundary":
+            cols = st.columns(len(runs))
+            for col, r in zip(cols, runs, strict=True):
+                col.plotly_chart(boundary_figure(r.trace, height=620 if len(runs) == 1 else 520), width="stretch",
+                                 key=f"{KEY}.boundary.{r.label}")
+                if len(runs) > 1:
+                    col.caption(f"**{r.label}**")
+            st.caption("Colour: the class the net predicts, paler where it is unsure; ● training points, ✕ test points. "
+                       "▶ Play replays the epochs in your browser." if not config.dataset.regression else
+                       "The red line is the net's prediction over x; ● training points, ✕ test points. ▶ Play replays the epochs.")
+        elif kind == "metrics":
+            st.plotly_chart(metrics_figure(runs), width="stretch", key=f"{KEY}.metrics")
+        elif kind == "lr":
+            st.plotly_chart(lr_figure(runs), width="stretch", key=f"{KEY}.lr")
+            st.caption("Read from `optimizer.param_groups` before every step: each group keeps its own lr, while the "
+                       "keyword arguments (momentum, betas, …) apply to every group that does not override them.")
+        elif kind == "norms":
+            st.plotly_chart(norms_figure(runs), width="stretch", key=f"{KEY}.norms")
+            st.caption("Norms over each submodule's tensors: the gradient `backward()` left, the change `step()` made, "
+                       "and every tensor torch keeps in `optimizer.state` (momentum buffer, Adam's `exp_avg`, …).")
+        elif kind == "landscape":
+            plane = st.radio("plane", PLANES, index=PLANES.index(plane), key=f"{KEY}.plane", horizontal=True,
+                             format_func=PLANE_LABELS.get)
+            land = cached_landscape(config, other, plane, tuple(labels))
+            st.plotly_chart(landscape_figure(land, runs), width="stretch", key=f"{KEY}.landscape")
+            st.caption(f"The training loss on the plane through the final weights of {labels[0]} (★; ○ the start). "
+                       f"The two directions hold {100 * land.explained.sum():.1f} % of the path's variance: "
+                       + ("a PCA plane shows the path faithfully." if plane == "pca" else
+                          "a random plane sees almost none of the path — which is why Li et al. project on the PCA plane."))
+        else:
+            for r in runs:
+                script = generate_net_script(r.trace.config)
+                with st.expander(f"Standalone script for {r.label}", expanded=len(runs) == 1):
+                    st.caption("Reproduces this training exactly and prints the metrics of every epoch as JSON.")
+                    st.code(script, language="python")
+                    st.download_button("⬇ script (.py)", script, f"small_net_{r.label[0]}.py", "text/x-python",
+                                       key=f"{KEY}.dl.{r.label}", on_click="ignore")
+
+write_state(config, DEFAULT, other, plane)
+st.markdown(
+    "**What to look for.** With the default settings the classifier runs at a tenth of the base's lr: set both equal and "
+    "see whether the boundary forms sooner. The per-group norms show which part is still moving. Switch to Adam and the "
+    "update norms stop following the gradient norms. LBFGS needs a few full-batch steps, each calling the closure many "
+    "times. On the landscape, momentum and Adam cut across the valley while plain SGD follows it.")
