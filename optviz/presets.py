@@ -54,13 +54,14 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
     Preset("saddle_escape", "Escaping the saddle",
            "Starting almost on the ridge y = 0, the gradient along y is tiny: plain SGD drifts towards the saddle "
            "point before it leaves, momentum accumulates the small push and leaves much sooner, Adam rescales it.",
-           "race", {"base": {"problem": {"surface": "saddle"}, "steps": 60},
+           "race", {"base": {"problem": {"surface": "saddle"}, "steps": 40},
                     "entries": [_sgd(0.05), _sgd(0.05, momentum=0.9), {"name": "Adam", "options": {"lr": 0.05}}]}),
     Preset("per_group_lrs", "Per-group learning rates: x slow, y fast",
-           "x and y are two parameter groups, like optim.SGD([{'params': x}, {'params': y, 'lr': 0.2}], lr=0.02): "
-           "y reaches 0 in a few steps while x crawls, so the path bends into an L on a perfectly round bowl.",
+           "x and y are two parameter groups, like optim.SGD([{'params': x}, {'params': y, 'lr': 0.5}], lr=0.02): "
+           "y reaches 0 in a few steps while x crawls, so the path bends into an L although the bowl curves "
+           "the same way in x and y (λ₁ = λ₂ = 1).",
            "explorer", {"problem": {"surface": "quadratic", "options": {"eigenvalues": [1, 1], "angle": 0}},
-                        "optimizer": {**_sgd(0.02), "groups": {"x": {}, "y": {"lr": 0.2}}}, "steps": 100},
+                        "optimizer": {**_sgd(0.02), "groups": {"x": {}, "y": {"lr": 0.5}}}, "steps": 100},
            view={"tab": "lr"}),
     Preset("rastrigin_local_minima", "Rastrigin's local minima",
            "From (−2, 3.5) small steps stop in the nearest dip of the egg-box; momentum rolls through a few of "
@@ -91,10 +92,11 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
                         "scheduler": {"name": "StepLR", "options": {"step_size": 3, "gamma": 0.5}, "interval": "epoch",
                                       "steps_per_epoch": 20}, "steps": 300}, view={"tab": "lr"}),
     Preset("ill_conditioned_bowl", "Zig-zag in a narrow bowl",
-           "Booth's bowl is 9× steeper across than along: SGD zig-zags across the narrow axis, while Adam and RMSprop "
-           "rescale each coordinate and head more directly to (1, 3).",
+           "Booth's bowl is 9× steeper across its valley than along it: SGD with lr 0.08 overshoots across the valley "
+           "at every step and zig-zags (yet arrives first here), while Adam and RMSprop rescale each coordinate and "
+           "head almost straight for (1, 3).",
            "race", {"base": {"problem": {"surface": "booth"}, "steps": 100},
-                    "entries": [_sgd(0.01), {"name": "Adam", "options": {"lr": 0.3}}, {"name": "RMSprop", "options": {"lr": 0.1}}]}),
+                    "entries": [_sgd(0.08), {"name": "Adam", "options": {"lr": 0.3}}, {"name": "RMSprop", "options": {"lr": 0.3}}]}),
 ]}
 
 

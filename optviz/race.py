@@ -103,6 +103,7 @@ class RaceResult:
     final_loss: float
     distance: float            # to the nearest listed minimum (NaN when the surface lists none)
     nearest: tuple[float, float] | None
+    nearest_kind: str               # "global", "local" or "saddle" ("" when none is listed)
     first_within: int | None
     diverged_at: int | None
     steps: int
@@ -127,7 +128,7 @@ def race_results(traces: list[Trace], labels: list[str], surface, tol: float = D
             hits = np.flatnonzero(tr.losses - fs <= tol)
             first = int(hits[0]) if hits.size else None
         rows.append(RaceResult(label, tr.config.optimizer.name, float(tr.losses[-1]), dist,
-                               None if m is None else m.point, first, tr.diverged_at, tr.steps))
+                               None if m is None else m.point, "" if m is None else m.kind, first, tr.diverged_at, tr.steps))
     return rows
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from optviz.config import GROUP_NAMES, MAX_NOISE, Config, OptimizerChoice, Problem, SchedulerChoice
+from optviz.config import GROUP_NAMES, MAX_STEPS as MAX_CONFIG_STEPS, Config, OptimizerChoice, Problem, SchedulerChoice
 from optviz.engine import surface_of
 from optviz.optimizers import OPTIMIZERS
 from optviz.schedulers import SCHEDULERS
@@ -26,7 +26,9 @@ SEED = Param("seed", "int", 0, "Seed of the gradient noise: the same seed gives 
 
 
 def _surface_label(k: str) -> str:
-    return "✏️ your own formula" if k == CUSTOM else SURFACES[k].label
+    if k == CUSTOM:
+        return "Your own formula f(x, y)"
+    return "Quadratic bowl (choose λ₁, λ₂, angle)" if k == "quadratic" else SURFACES[k].label
 
 
 def problem_controls(problem: Problem, key: str, hidden: set[str], container=st) -> dict:
@@ -88,19 +90,26 @@ def start_key(key: str, problem: dict) -> str:
 
 
 def start_controls(problem: dict, start, key: str, hidden: set[str], container=st) -> list[float] | None:
-    if start is None:
-        try:
-            start = surface_of(Config(problem=Problem(**_problem_kwargs(problem)))).start
-        except (ValueError, TypeError):
-            start = (1.0, 1.0)
-    if "start" in hidden:
-        return [float(start[0]), float(start[1])]
-    k = start_key(key, problem)
-    c1, c2 = container.columns(2)
-    x = c1.number_input("start x", value=float(start[0]), key=f"{k}.x", format="%.4g", step=0.1,
-                        help="Or click on the contour plot to start there.")
-    y = c2.number_input("start y", value=float(start[1]), key=f"{k}.y", format="%.4g", step=0.1)
-    return [x, y]
+    """The start point; None when it is the surface's own default start (short links, presets compare equal)."""
+    try:
+        default = surface_of(Config(problem=Problem(**_problem_kwargs(problem)))).start
+    except (ValueError, TypeError):
+        default = (1.0, 1.0)
+    start = default if start is None else start
+    if "start" not in hidden:
+        k = start_key(key, problem)
+        c1, c2 = container.columns(2)
+        start = (c1.number_input("start x", key=_initial(f"{k}.x", float(start[0])), format="%.4g", step=0.1,
+                                 help="Or click on the contour plot to start there."),
+                 c2.number_input("start y", key=_initial(f"{k}.y", float(start[1])), format="%.4g", step=0.1))
+    return None if tuple(map(float, start)) == tuple(map(float, default)) else [float(start[0]), float(start[1])]
+
+
+def _initial(key: str, value: Any) -> str:
+    """Seed a widget's value through st.session_state (so callbacks may move it) and return its key."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
 
 
 def _problem_kwargs(problem: dict) -> dict:
@@ -191,8 +200,7 @@ def _scheduler_dict(choice: SchedulerChoice) -> dict:
 def steps_control(steps: int, key: str, hidden: set[str], container=st) -> int:
     if "steps" in hidden:
         return steps
-    return param_widget(STEPS, min(steps, MAX_UI_STEPS) if steps <= MAX_UI_STEPS else steps, f"{key}.steps",
-                        label="steps", container=container)
+    return container.slider("steps", 1, max(MAX_UI_STEPS, steps), key=_initial(f"{key}.steps", steps), help=STEPS.help)
 
 
 def seed_control(seed: int, key: str, hidden: set[str], container=st) -> int:
@@ -204,7 +212,7 @@ def seed_control(seed: int, key: str, hidden: set[str], container=st) -> int:
 def step_by(key: str, delta: int) -> None:
     """Callback of the single-step buttons: move the steps slider by ``delta`` (before it is drawn)."""
     k = f"{key}.steps"
-    st.session_state[k] = max(1, min(MAX_UI_STEPS, int(st.session_state.get(k, STEPS.default)) + delta))
+    st.session_state[k] = max(1, min(MAX_CONFIG_STEPS, int(st.session_state.get(k, STEPS.default)) + delta))
 
 
 def config_controls(config: Config, key: str, hidden: set[str], container=st) -> dict:
@@ -220,11 +228,23 @@ def config_controls(config: Config, key: str, hidden: set[str], container=st) ->
     return {"problem": problem, "optimizer": optimizer, "scheduler": scheduler, "steps": steps, "seed": seed}
 
 
+def entry_controls(entries, key: str, hidden: set[str], container=st, on_remove=None, min_entries: int = 2) -> list[dict]:
+    """One expander per racer: its optimizer and every hyperparameter (keys ``<key>.e<i>``), with a remove button."""
+    out = []
+    for i, e in enumerate(entries):
+        name = st.session_state.get(f"{key}.e{i}.name", e.name)
+        box = container.expander(f"{i + 1}. {name}", expanded=False, key=f"{key}.e{i}.box")
+        out.append(optimizer_controls(e, f"{key}.e{i}", hidden, box, groups=False, label=f"optimizer {i + 1}"))
+        if on_remove is not None and len(entries) > min_entries and "racers" not in hidden:
+            box.button("Remove this racer", key=f"{key}.e{i}.remove", on_click=on_remove, args=(i,))
+    return out
+
+
 def reset_widgets(key: str) -> None:
     """Forget every widget of a page so the next run draws them from a new config (a preset, a link)."""
     for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(key + ".")]:
         del st.session_state[k]
 
 
-__all__ = ["config_controls", "problem_controls", "optimizer_controls", "scheduler_controls", "steps_control",
-           "seed_control", "start_controls", "start_key", "set_start", "step_by", "reset_widgets", "MAX_NOISE"]
+__all__ = ["config_controls", "entry_controls", "problem_controls", "optimizer_controls", "scheduler_controls", "steps_control",
+           "seed_control", "start_controls", "start_key", "set_start", "step_by", "reset_widgets"]

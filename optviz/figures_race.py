@@ -1,0 +1,40 @@
+"""Race figures: the lr-tuning curves (score vs learning rate per racer). Records in, go.Figure out."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .figures import Path, _f32, _layout
+from .race import OBJECTIVES, TuneResult
+
+
+def tuning_figure(results: list[TuneResult], paths: list[Path], objective: str, f_star: float | None,
+                  height: int = 420) -> go.Figure:
+    """Each racer's score at every lr of the grid (log axes), its best lr starred, diverged lrs marked ✕ on top."""
+    shift = f_star if f_star is not None else 0.0
+    finite = [s - shift for r in results for s in r.scores if math.isfinite(s)]
+    log_y = bool(finite) and min(finite) > 0
+    top = (max(finite) * 3 if log_y else max(finite) + 0.1 * (abs(max(finite)) + 1)) if finite else 1.0
+    fig = go.Figure()
+    for r, p in zip(results, paths):
+        scores = np.array([s - shift if math.isfinite(s) else np.nan for s in r.scores])
+        fig.add_trace(go.Scatter(x=_f32(r.lrs), y=_f32(scores), mode="lines+markers", name=p.label, legendgroup=p.label,
+                                 line=dict(color=p.colour, dash=p.dash, width=2.5), marker=dict(size=8),
+                                 hovertemplate="lr %{x:.3g}<br>score %{y:.4g}<extra>" + p.label + "</extra>"))
+        bad = [lr for lr, s in zip(r.lrs, r.scores) if not math.isfinite(s)]
+        if bad:
+            fig.add_trace(go.Scatter(x=bad, y=[top] * len(bad), mode="markers", showlegend=False, legendgroup=p.label,
+                                     marker=dict(symbol="x", size=12, color=p.colour),
+                                     hovertemplate="lr %{x:.3g}: diverged<extra>" + p.label + "</extra>"))
+        if r.best_lr is not None:
+            fig.add_trace(go.Scatter(x=[r.best_lr], y=[r.best_score - shift], mode="markers", showlegend=False,
+                                     legendgroup=p.label, marker=dict(symbol="star", size=20, color=p.colour,
+                                                                      line=dict(color="black", width=1)),
+                                     hovertemplate="best lr %{x:.3g}<br>score %{y:.4g}<extra>" + p.label + "</extra>"))
+    what = OBJECTIVES[objective]
+    _layout(fig, f"tuning: {what}" + (" − f*" if f_star is not None else "") + " at each lr (★ best, ✕ diverged)", height)
+    fig.update_xaxes(type="log", title="learning rate")
+    fig.update_yaxes(type="log" if log_y else "linear", title="score" + (" − f*" if f_star is not None else ""))
+    return fig
