@@ -35,15 +35,34 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("key", CONFIGS)
-def test_generated_script_reproduces_the_trace(key, tmp_path):
-    config = parse_config(CONFIGS[key])
-    script = tmp_path / "run.py"
-    script.write_text(generate_script(config))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                         env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+RUNNER = """
+import contextlib, io, runpy, sys
+for src in sys.argv[1:]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(src, run_name="__main__")
+    open(src + ".json", "w").write(out.getvalue())
+"""
+
+
+@pytest.fixture(scope="module")
+def script_outputs(tmp_path_factory):
+    """Every generated script, run as a plain Python program in one fresh interpreter (one torch import)."""
+    folder = tmp_path_factory.mktemp("scripts")
+    paths = {}
+    for key, data in CONFIGS.items():
+        paths[key] = folder / f"{key}.py"
+        paths[key].write_text(generate_script(parse_config(data)))
+    out = subprocess.run([sys.executable, "-c", RUNNER, *map(str, paths.values())], capture_output=True, text=True,
+                         timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
-    theirs = json.loads(out.stdout)
+    return {key: (p.parent / (p.name + ".json")).read_text() for key, p in paths.items()}
+
+
+@pytest.mark.parametrize("key", CONFIGS)
+def test_generated_script_reproduces_the_trace(key, script_outputs):
+    config = parse_config(CONFIGS[key])
+    theirs = json.loads(script_outputs[key])
     ours = run(config)
     assert ours.diverged_at is None, ours.message
     np.testing.assert_allclose(np.array(theirs["positions"]), ours.positions, rtol=1e-9, atol=1e-9)
