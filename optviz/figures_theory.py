@@ -69,7 +69,7 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
                              marker=dict(symbol="circle", size=18, color=SGD_COLOUR, line=dict(color="white", width=3)),
                              hovertemplate="α %{x:.4g}, β %{y:.4f}<extra>your setting</extra>"))
     fig.update_xaxes(**LOG_AXIS, title="learning rate α", range=[math.log10(a[0]), math.log10(a[-1])])
-    fig.update_yaxes(title="momentum β", range=[0, 1])
+    fig.update_yaxes(title="momentum β", range=[-0.04, 1.0])
     _layout(fig, f"predicted rate max|σ| over (α, β); click to choose — λ = {plane.eigenvalues[0]:.4g}, "
             f"{plane.eigenvalues[1]:.4g}", height)
     _legend_below(fig, -0.14)
@@ -109,7 +109,8 @@ def paths_figure(qr: QuadraticRun, positions: np.ndarray, surface, height: int =
                       row=1, col=col)
         fig.update_xaxes(title=label[0], range=[x0, x1], row=1, col=col)
         fig.update_yaxes(title=label[1], range=[y0, y1], row=1, col=col)
-    _layout(fig, "the same run in two coordinate systems: along the eigenvectors each coordinate evolves on its own", height)
+    _layout(fig, "one run, two coordinate systems: (x, y) and the eigenbasis", height)
+    _legend_below(fig, -0.16, 110)
     return fig
 
 
@@ -130,7 +131,7 @@ def phase_figure(qr: QuadraticRun, height: int = 460) -> go.Figure:
                       row=1, col=i + 1)
         fig.update_xaxes(title=f"error x along q{i + 1}", row=1, col=i + 1)
         fig.update_yaxes(title="buffer y" if i == 0 else None, row=1, col=i + 1)
-    _layout(fig, "phase diagrams: each eigen-direction is a 2-D linear system (y, x) → R (y, x)", height)
+    _layout(fig, "phase diagrams: momentum buffer vs error, per eigen-direction", height)
     _legend_below(fig, -0.2)
     return fig
 
@@ -184,9 +185,11 @@ def _axis_title(param: str) -> str:
     return {"betas[0]": "β₁ (betas[0])", "betas[1]": "β₂ (betas[1])", "lr": "learning rate lr"}.get(param, param)
 
 
-def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 600) -> go.Figure:
+def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 600,
+                 marks: tuple = (), curves: tuple = ()) -> go.Figure:
     """Heatmap of one objective over the two swept hyperparameters; hover shows every number of the cell,
-    grey cells never reached the tolerance or diverged; an invisible grid of points makes cells clickable."""
+    grey cells never reached the tolerance or diverged; an invisible grid of points makes cells clickable.
+    ``marks`` (x, y, label) and ``curves`` (xs, ys, label) overlay the theory, e.g. α*, β* and the stability edge."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
     sw = res.sweep
@@ -214,16 +217,30 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
     fig.add_trace(scatter(x=_f32(gx.ravel()), y=_f32(gy.ravel()), mode="markers", customdata=ij,
                           marker=dict(size=max(4, min(16, 640 // max(nx, ny))), opacity=0), showlegend=False,
                           hovertemplate="click to open this run<extra></extra>", name="cells"))
+    for xs, ys, label in curves:
+        fig.add_trace(go.Scatter(x=_f32(xs), y=_f32(ys), mode="lines", name=label, hoverinfo="skip",
+                                 line=dict(color="#d62728", width=3, dash="dash")))
+    for x, y, label in marks:
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=label, hoverinfo="skip",
+                                 marker=dict(symbol="x-thin", size=22, line=dict(color="white", width=4))))
     best = res.best()
     if best is not None:
         i, j = best
         fig.add_trace(go.Scatter(x=[res.xs[j]], y=[res.ys[i]], mode="markers", name="best cell", hoverinfo="skip",
                                  marker=dict(symbol="star", size=20, color="gold", line=dict(color="black", width=1.5))))
-    fig.update_xaxes(**(LOG_AXIS if sw.x.log else {}), title=_axis_title(sw.x.param))
-    fig.update_yaxes(**(LOG_AXIS if sw.y.log else {}), title=_axis_title(sw.y.param))
+    fig.update_xaxes(**(LOG_AXIS if sw.x.log else {}), title=_axis_title(sw.x.param),
+                     range=_range(res.xs, sw.x.log))
+    fig.update_yaxes(**(LOG_AXIS if sw.y.log else {}), title=_axis_title(sw.y.param), range=_range(res.ys, sw.y.log))
     name = sw.config.optimizer.name
     _layout(fig, f"{name}: {OBJECTIVES[objective]} after {sw.config.steps} steps (grey: never / diverged)", height)
     return fig
+
+
+def _range(v: np.ndarray, log: bool) -> list[float]:
+    """Axis range covering the cells' edges (half a cell beyond the first and last centres)."""
+    u = np.log10(v) if log else v
+    h = (u[-1] - u[0]) / (2 * (len(u) - 1))
+    return [float(u[0] - h), float(u[-1] + h)]
 
 
 def _basin_colours(n: int) -> list[str]:

@@ -11,20 +11,22 @@ from optviz.figures_theory import OBJECTIVES, basin_figure, sweep_figure
 from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
 from optviz.surfaces import SURFACES
 from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, parse_sweep, run_sweep, sweep_params
+from optviz.theory import best_momentum, max_stable_lr
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
 
 K = "sw"
 MODES = {"sweep": "hyperparameter sweep", "basins": "basins of attraction"}
 DEFAULTS = {
-    "sweep": parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
-                           "optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}}, "steps": 300}),
+    "sweep": parse_config({"problem": {"surface": "quadratic", "start": [-2.5, 2.0],
+                                       "options": {"eigenvalues": [1.0, 100.0], "angle": 30.0, "center": [0.0, 0.0]}},
+                           "optimizer": {"name": "SGD", "options": {"lr": 0.01, "momentum": 0.5}}, "steps": 300}),
     "basins": parse_config({"problem": {"surface": "himmelblau"}, "optimizer": {"name": "Adam", "options": {"lr": 0.05}},
                             "steps": 300}),
 }
-VIEW = {"x": {"param": "lr", "low": 1e-5, "high": 3e-3, "n": 48, "log": True}, "y": {"param": "momentum", "low": 0.0,
-        "high": 0.99, "n": 48, "log": False}, "tol": 1e-6, "objective": "final_loss", "n": 100, "compare": "SGD",
-        "compare_lr": 0.01}
+VIEW = {"x": {"param": "lr", "low": 1e-3, "high": 0.05, "n": 64, "log": True}, "y": {"param": "momentum", "low": 0.0,
+        "high": 0.99, "n": 64, "log": False}, "tol": 1e-6, "objective": "steps_to_tol", "n": 100, "compare": "SGD",
+        "compare_options": {"lr": 0.01, "momentum": 0.9}}
 
 st.title("Sweeps & Basins")
 st.markdown(
@@ -61,7 +63,8 @@ def _view_from_url() -> tuple[dict, str | None]:
         return dict(VIEW), None
     try:
         view = {**VIEW, **json.loads(text)}
-        if set(view) != set(VIEW) or view["objective"] not in OBJECTIVES or view["compare"] not in (None, *ELEMENTWISE):
+        if set(view) != set(VIEW) or view["objective"] not in OBJECTIVES or view["compare"] not in (None, *ELEMENTWISE) \
+                or not isinstance(view["compare_options"], dict):
             raise ValueError("unknown view settings")
         if not (isinstance(view["n"], int) and 2 <= view["n"] <= MAX_BASIN_SIDE):
             raise ValueError("bad basin grid")
@@ -117,16 +120,20 @@ with st.sidebar:
         names = [None, *ELEMENTWISE]
         compare = st.selectbox("compare with", names, index=names.index(view["compare"]), key=f"{K}.compare",
                                format_func=lambda n: "nothing" if n is None else n)
-        compare_lr = view["compare_lr"]
+        compare_options = {}
         if compare is not None:
-            compare_lr = param_widget(OPTIMIZERS[compare].param("lr"), view["compare_lr"], key=f"{K}.compare.{compare}.lr",
-                                      label=f"{compare} lr")
+            cspec = OPTIMIZERS[compare]
+            for p in ("lr", "momentum"):
+                if p in cspec.names:
+                    compare_options[p] = param_widget(cspec.param(p), view["compare_options"].get(p, cspec.param(p).initial),
+                                                      key=f"{K}.compare.{compare}.{p}", label=f"{compare} {p}")
     with st.expander("other hyperparameters", expanded=mode == "basins"):
         options = options_widgets(spec.params, values, key=f"{K}.{mode}.{name}", hidden=swept)
 
 for n in filter(None, notes):
     st.warning(n, icon="⚠️")
-base = {"problem": {"surface": surface}, "optimizer": {"name": name, "options": options}, "steps": steps}
+base = {"problem": {"surface": surface, "options": dict(config.problem.options) if surface == config.problem.surface else {}},
+        "optimizer": {"name": name, "options": options}, "steps": steps}
 try:
     if mode == "sweep":
         base["problem"]["start"] = [sx, sy]
@@ -138,8 +145,8 @@ try:
         config = parse_config(base)
         configs = [config]
         if compare is not None:
-            configs.append(parse_config({**base, "optimizer": {"name": compare, "options": {"lr": compare_lr}}}))
-        view.update(n=side, compare=compare, compare_lr=compare_lr)
+            configs.append(parse_config({**base, "optimizer": {"name": compare, "options": compare_options}}))
+        view.update(n=side, compare=compare, compare_options=compare_options)
         key = json.dumps({"configs": [c.to_dict() for c in configs], "n": side}, sort_keys=True)
     result = cached_sweep(key) if mode == "sweep" else cached_basins(key)
 except ConfigError as e:
@@ -154,7 +161,13 @@ def explorer_link(cfg) -> str:
 
 
 if mode == "sweep":
-    event = st.plotly_chart(sweep_figure(result, objective), key=f"{K}.heat", on_select="rerun",
+    marks, curves = (), ()
+    if surface == "quadratic" and name == "SGD" and ypar == "momentum":     # the theory of the Quadratic Lab, overlaid
+        lam = sorted(config.problem.options.get("eigenvalues", (1.0, 10.0)))
+        hb = best_momentum(*lam)
+        marks = ((hb.alpha, hb.beta, f"theory: α*, β* (rate {hb.rate:.3f})"),)
+        curves = ((max_stable_lr(result.ys, lam[1]), result.ys, "theory: stability edge (2 + 2β)/λ₂"),)
+    event = st.plotly_chart(sweep_figure(result, objective, marks=marks, curves=curves), key=f"{K}.heat", on_select="rerun",
                             selection_mode="points", width="stretch", theme=None)
     points = [p for p in (event.selection.points if event else []) if "customdata" in p]
     cell = tuple(points[-1]["customdata"]) if points else result.best()
@@ -167,14 +180,15 @@ if mode == "sweep":
         st.markdown(f"**{what}**: lr = {result.xs[j]:.4g}, {ypar} = {result.ys[i]:.4g} → final f − f* = "
                     f"{result.final_loss[i, j]:.3g}, steps to {tol:g}: {result.steps_to_tol[i, j]:.0f}")
         st.link_button("Open this run in the Explorer ↗", explorer_link(run_cfg))
-    st.markdown("**What to look for.** The fast cells hug the divergence edge: the best lr is just below the largest "
-                "stable one, and with more momentum the edge moves right (up to twice as far, 2 + 2β). Switch the "
-                "colour to *steps to tolerance* to see the valley of good settings narrow as the problem gets harder.")
+    st.markdown("**What to look for.** On a quadratic the grey region (diverged) starts exactly at the theory's edge "
+                "α = (2 + 2β)/λ₂ — momentum allows up to twice the step — and the fastest cells gather around the "
+                "theory's α*, β* (white ×). Switch the surface to Rosenbrock: the run starts far from the minimum, the "
+                "curvature along its path is not the local quadratic's, and the edge no longer follows 2 + 2β.")
 else:
     st.plotly_chart(basin_figure(result, surface_of(config)), key=f"{K}.basins", width="stretch", theme=None)
     for r in result:
         st.caption(f"**{r.config.optimizer.name}** ({side} × {side} starts × {steps} steps, {r.seconds:.2f} s): "
                    + ", ".join(f"#{c} {100 * f:.0f}%" for c, _, f in r.shares()))
-    st.markdown("**What to look for.** The basins of plain gradient descent follow the valleys of the surface; momentum "
-                "and adaptive steps carry runs over ridges, so their basins fray into interleaved stripes — the same "
-                "start can end in a different minimum after a tiny change of lr.")
+    st.markdown("**What to look for.** Where the basins are solid blocks, each start simply rolls into the valley it is "
+                "in. Where they fray into interleaved stripes, the optimizer overshoots ridges — heavy momentum does "
+                "this — and a tiny change of the start point changes which minimum the run ends in.")

@@ -14,7 +14,7 @@ from optviz.ui.urlstate import config_from_query
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 SMALL_VIEW = {"x": {"param": "lr", "low": 1e-5, "high": 3e-3, "n": 12, "log": True},
               "y": {"param": "momentum", "low": 0.0, "high": 0.99, "n": 12, "log": False},
-              "tol": 1e-6, "objective": "final_loss", "n": 24, "compare": None, "compare_lr": 0.01}
+              "tol": 1e-6, "objective": "final_loss", "n": 24, "compare": None, "compare_options": {}}
 
 
 def page(name: str, **query) -> AppTest:
@@ -73,6 +73,7 @@ def test_lab_jump_and_local_quadratic(lab):
     assert not lab.exception
     m = metrics(lab)
     assert m["condition number κ"] == "2508" and m["predicted rate"] == "0.96085"
+    assert m["α*"] == "0.003839" and m["β*"] == "0.92322" and m["best GD α"] == "0.001996"
     assert any("κ = 2508" in i.value for i in lab.info)
 
 
@@ -87,8 +88,9 @@ def test_lab_tampered_url_shows_defaults_and_a_warning(query):
 
 # -- Sweeps & Basins -------------------------------------------------------------------------------
 
-SWEEP_DEFAULT = parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
-                              "optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}}, "steps": 300})
+SWEEP_DEFAULT = parse_config({"problem": {"surface": "quadratic", "start": [-2.5, 2.0],
+                                          "options": {"eigenvalues": [1.0, 100.0], "angle": 30.0, "center": [0.0, 0.0]}},
+                              "optimizer": {"name": "SGD", "options": {"lr": 0.01, "momentum": 0.5}}, "steps": 300})
 
 
 def test_sweep_page_defaults_and_explorer_link():
@@ -117,6 +119,10 @@ def test_sweep_page_parameter_change_and_basins():
     assert at.query_params["map"] == "basins"
     assert any(c.value.startswith("**Adam**") for c in at.caption)
     assert len(at.get("plotly_chart")) == 1
+    at.selectbox(key="sw.compare").set_value("SGD").run()
+    assert not at.exception and not at.error
+    assert {"**Adam**", "**SGD**"} <= {c.value.split(" ")[0] for c in at.caption}
+    assert json.loads(at.query_params["view"])["compare_options"]["momentum"] == 0.0
 
 
 @pytest.mark.parametrize("query", [{"view": "{not json", "cfg": "{}"},
