@@ -121,6 +121,7 @@ def landscape(trace: NetTrace, method: str = "pca", other: NetTrace | None = Non
         raise ConfigError("landscape.method", f"expected one of {', '.join(METHODS)}, got {method!r}")
     if not 5 <= n_grid <= MAX_GRID:
         raise ConfigError("landscape.n_grid", f"must be between 5 and {MAX_GRID}, got {n_grid}")
+    torch.set_num_threads(1)
     runs = [trace] if other is None else [trace, other]
     if other is not None:
         same = (trace.config.data, trace.config.model, trace.config.seed)

@@ -52,6 +52,14 @@ def _groups_text(config: NetConfig) -> str:
     return "[\n" + "\n".join(rows) + "\n]"
 
 
+def optimizer_text(config: NetConfig) -> str:
+    """The line that builds the optimizer, as the seed writes it (one dict per submodule, defaults as keywords)."""
+    spec = config.optimizer_spec
+    kw = _kwargs(config.optimizer.options, {p.name: p.default for p in spec.params})
+    note = "  # no parameter groups" if config.full_batch else ""
+    return f"optimizer = torch.optim.{spec.name}({_groups_text(config)}{', ' + kw if kw else ''}){note}"
+
+
 def generate_net_script(config: NetConfig | dict) -> str:
     """A script in the seed's canonical loop: per mini-batch zero_grad → output → loss → backward → step."""
     if not isinstance(config, NetConfig):
@@ -109,9 +117,7 @@ loss_fn = nn.{"MSELoss" if ds.regression else "CrossEntropyLoss"}()
     else:
         out.append("\ndef score(output, target):\n    # accuracy\n"
                    "    return (output.argmax(dim=1) == target).to(torch.float64).mean()")
-    kw = _kwargs(config.optimizer.options, {p.name: p.default for p in spec.params})
-    note = "  # LBFGS takes no parameter groups" if config.full_batch else ""
-    out.append(f"\n\noptimizer = torch.optim.{spec.name}({_groups_text(config)}{', ' + kw if kw else ''}){note}")
+    out.append("\n\n" + optimizer_text(config))
     if sch is not None:
         out.append(f"from torch.optim import lr_scheduler  # noqa: E402\n\nscheduler = {_scheduler_expr(sch.name, sch.options)}")
     out.append(_EVALUATE.format(score="R²" if ds.regression else "accuracy"))
@@ -165,4 +171,4 @@ for epoch in range({config.epochs}):
 '''
 
 
-__all__ = ["generate_net_script"]
+__all__ = ["generate_net_script", "optimizer_text"]

@@ -490,6 +490,7 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
     Never raises for a bad run: a non-finite loss or a torch error ends it with ``diverged_at`` (the epoch) and a message."""
     if not isinstance(config, NetConfig):
         config = parse_net_config(config)
+    torch.set_num_threads(1)    # tiny tensors: extra threads only add contention
     t0 = time.perf_counter()
     E = config.epochs
     X_train, y_train, X_test, y_test = tensors(config)
@@ -580,8 +581,10 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
     m = torch.stack(metrics).numpy()
     arrays = rec.arrays()
     if not message:
-        message = (f"{done} epochs × {config.steps_per_epoch} steps; final train loss {m[-1, 0]:.4g}, "
-                   f"test {('R²' if regression else 'accuracy')} {m[-1, 3]:.3f}")
+        spe = config.steps_per_epoch
+        steps = (f"{done} full-batch steps ({int(arrays['evaluations'].sum())} closure calls)" if config.full_batch
+                 else f"{done} epochs × {spe} step{'s' if spe > 1 else ''}")
+        message = f"{steps}; final train loss {m[-1, 0]:.4g}, test {('R²' if regression else 'accuracy')} {m[-1, 3]:.3f}"
     frames_np = (torch.stack(frames).numpy() if frames else np.zeros((0,))).astype(np.float32)
     return NetTrace(
         config=config, groups=config.group_names,

@@ -70,15 +70,16 @@ for kind, box in zip(tab_names, tabs, strict=True):
                                  key=f"{KEY}.boundary.{r.label}")
                 if len(runs) > 1:
                     col.caption(f"**{r.label}**")
-            st.caption("Colour: the class the net predicts, paler where it is unsure; ● training points, ✕ test points. "
-                       "▶ Play replays the epochs in your browser." if not config.dataset.regression else
-                       "The red line is the net's prediction over x; ● training points, ✕ test points. ▶ Play replays the epochs.")
+            shown = ("the red line is the net's prediction over x" if config.dataset.regression
+                     else "colour: the class the net predicts, paler where it is unsure")
+            st.caption(f"{shown.capitalize()}; ● training points, ✕ test points. ▶ Play replays the epochs in your browser.")
         elif kind == "metrics":
             st.plotly_chart(metrics_figure(runs), width="stretch", key=f"{KEY}.metrics")
         elif kind == "lr":
             st.plotly_chart(lr_figure(runs), width="stretch", key=f"{KEY}.lr")
             st.caption("Read from `optimizer.param_groups` before every step: each group keeps its own lr, while the "
-                       "keyword arguments (momentum, betas, …) apply to every group that does not override them.")
+                       "keyword arguments (momentum, betas, …) apply to every group that does not override them — "
+                       "where the groups share a value, their lines lie on top of each other.")
         elif kind == "norms":
             st.plotly_chart(norms_figure(runs), width="stretch", key=f"{KEY}.norms")
             st.caption("Norms over each submodule's tensors: the gradient `backward()` left, the change `step()` made, "
@@ -103,7 +104,8 @@ for kind, box in zip(tab_names, tabs, strict=True):
 
 write_state(config, DEFAULT, other, plane)
 st.markdown(
-    "**What to look for.** With the default settings the classifier runs at a tenth of the base's lr: set both equal and "
-    "see whether the boundary forms sooner. The per-group norms show which part is still moving. Switch to Adam and the "
-    "update norms stop following the gradient norms. LBFGS needs a few full-batch steps, each calling the closure many "
-    "times. On the landscape, momentum and Adam cut across the valley while plain SGD follows it.")
+    "**What to look for.** By default `model.classifier` runs at a tenth of the base's lr: its update norm stays about ten "
+    "times smaller, while `momentum=0.9`, a keyword argument, applies to both groups. Compare with Adam: its updates are "
+    "scaled per coordinate, so their size follows the lr rather than the gradient. LBFGS takes one full-batch "
+    "`step(closure)` per epoch and calls the closure many times inside it. On the PCA plane the path is drawn faithfully; "
+    "a random plane sees almost none of it.")
