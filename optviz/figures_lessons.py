@@ -10,8 +10,10 @@ from plotly.subplots import make_subplots
 from .figures import _f32, _layout, contour_levels
 
 GROUP_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
-ROLE_COLOURS = {"right": "#2ca02c", "wrong": "#d62728", "wrong2": "#ff7f0e"}
-MARK_BACKGROUND = {"right": "#d9f2d9", "wrong": "#fbdcdc", "phase": "#fff2b3"}
+GROUP_DASH = ("solid", "dash", "dot")     # groups that share a curve (CyclicLR, OneCycleLR) stay visible
+ROLE_COLOURS = {"right": "#2ca02c", "wrong": "#d62728", "wrong2": "#ff7f0e", "other": "#9467bd"}
+ROLE_BADGES = {"right": "✓", "wrong": "✗", "other": "↔"}
+MARK_BACKGROUND = {"right": "#d9f2d9", "wrong": "#fbdcdc", "other": "#eadcf5", "phase": "#fff2b3"}
 OVERLAY_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -120,7 +122,8 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
         custom = np.stack([(steps - 1) // spe, (steps - 1) % spe], axis=1)
         for g in range(s.groups):
             fig.add_trace(go.Scatter(x=steps, y=_f32(s.lrs[:, g]), mode="lines", line_shape="hv", name=f"lr, group {g}",
-                                     legendgroup=f"g{g}", showlegend=c == 1, line=dict(color=GROUP_COLOURS[g], width=3),
+                                     legendgroup=f"g{g}", showlegend=c == 1,
+                                     line=dict(color=GROUP_COLOURS[g], width=3, dash=GROUP_DASH[g]),
                                      customdata=custom,
                                      hovertemplate=f"group {g}<br>optimizer step %{{x}} "
                                                    "(epoch %{customdata[0]}, batch %{customdata[1]})"
@@ -130,7 +133,8 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
             for g in range(s.groups):
                 fig.add_trace(go.Scatter(x=steps, y=_f32(s.momentums[:, g]), mode="lines", line_shape="hv",
                                          name=f"momentum / β₁, group {g}", legendgroup=f"m{g}", showlegend=c == 1,
-                                         line=dict(color=GROUP_COLOURS[g], width=2, dash="dash")), row=r, col=c)
+                                         line=dict(color=GROUP_COLOURS[g], width=2, dash=GROUP_DASH[g])),
+                              row=r, col=c)
             fig.update_yaxes(title_text="momentum / β₁" if c == 1 else None, row=r, col=c)
             r += 1
         if loss:
@@ -165,8 +169,8 @@ def overlay_figure(schedules: list, group: int = 0, log_y: bool = False, height:
 def role_colours(snippets) -> list[str]:
     out, wrong = [], 0
     for s in snippets:
-        if s.role == "right":
-            out.append(ROLE_COLOURS["right"])
+        if s.role in ("right", "other"):
+            out.append(ROLE_COLOURS[s.role])
         else:
             out.append(ROLE_COLOURS["wrong" if wrong == 0 else "wrong2"])
             wrong += 1
@@ -189,7 +193,8 @@ def pitfall_figure(pitfall, outcome, height: int = 430) -> go.Figure:
                                      line=dict(color=colours[i], width=3 if snip.role == "right" else 2.5,
                                                dash="solid" if snip.role == "right" else "dash")), row=1, col=c)
             if len(v) == 0:
-                fig.add_annotation(text=f"{snip.label}: no steps ran", showarrow=False, font=dict(size=16, color=colours[i]),
+                fig.add_annotation(text=f"{snip.label}: torch raised before any step", showarrow=False,
+                                   font=dict(size=16, color=colours[i]),
                                    xref=f"x{c if c > 1 else ''} domain", yref=f"y{c if c > 1 else ''} domain",
                                    x=0.5, y=0.5 - 0.1 * i)
         fig.update_xaxes(title_text=s.x_label, row=1, col=c)

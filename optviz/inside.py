@@ -92,7 +92,7 @@ def sgd_step(p: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> StepR
         else:
             d_p = line("d_p", "the direction is the buffer", "d_p = buf", buf)
     else:
-        line.skip("buf", "momentum_buffer", "buf = momentum * buf + (1 - dampening) * d_p", "momentum = 0: no buffer")
+        line.skip("buf", "momentum_buffer", "buf = momentum * buf + (1 - dampening) * d_p", "momentum = 0")
     p = line("p", "the new parameter", "p = p - lr * d_p", p - lr * d_p)
     return line.done(p, state)
 
@@ -112,9 +112,9 @@ def adam_step(p: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> Step
     t = line("t", "step", "t = t + 1", state["step"] + 1)
     if weight_decay != 0 and decoupled:
         p = line("p", "decoupled decay (AdamW): shrink p itself", "p = p * (1 - lr * weight_decay)", p * (1 - lr * weight_decay))
-        line.skip("g", "coupled L2 (Adam)", "g = g + weight_decay * p", "decoupled: the decay does not go through g")
+        line.skip("g", "coupled L2 (Adam)", "g = g + weight_decay * p", "decay is decoupled")
     elif weight_decay != 0:
-        line.skip("p", "decoupled decay (AdamW)", "p = p * (1 - lr * weight_decay)", "coupled: the decay goes through g")
+        line.skip("p", "decoupled decay (AdamW)", "p = p * (1 - lr * weight_decay)", "decay is coupled")
         g = line("g", "coupled L2 (Adam): add the decay to g", "g = g + weight_decay * p", g + weight_decay * p)
     else:
         line.skip("g", "weight decay", "g = g + weight_decay * p", "weight_decay = 0")
@@ -408,6 +408,24 @@ CLOSURE_LOOP = (
 )
 
 
+LOOK_FOR = {
+    "SGD": "The first step copies `d_p` into the buffer (dampening does not apply yet); later steps mix it in. With two "
+           "groups the same lines run twice, each with its own `lr`. Turn on weight_decay or nesterov and watch a skipped "
+           "line come alive.",
+    "Adam": "`bc1` and `bc2` start small: in the first steps they enlarge `m` and `v`, so the first step is about `lr` "
+            "long whatever the gradient's size. With weight_decay, Adam adds it to `g` (coupled L2); tick "
+            "decoupled_weight_decay to get AdamW's line instead.",
+    "AdamW": "The decay line shrinks `p` itself before the moments are updated (decoupled), so it never reaches `m` or "
+             "`v`. Compare with Adam and weight_decay: there the decay goes through `g`.",
+    "RMSprop": "`v` is a running mean of g², so `denom` tracks the gradient's size per coordinate. centered subtracts "
+               "the mean of g (a variance); momentum accumulates the scaled step in a buffer.",
+    "Adagrad": "`s` only grows, so the effective step `clr / std` keeps shrinking: fast at first, then slower and "
+               "slower. initial_accumulator_value starts `s` above 0 and tames the first steps.",
+    "LBFGS": "Many closure calls in the first steps, then one per step once the gradient is below tolerance_grad. "
+             "`func_evals` and `n_iter` in the state count them across steps.",
+}
+
+
 def loop_lines(optimizer: str) -> tuple[tuple[str, str | None], ...]:
     """The seed's loop, each line tagged with its phase (LBFGS: the closure form)."""
     return CLOSURE_LOOP if optimizer == "LBFGS" else LOOP
@@ -433,7 +451,7 @@ def step_listing(group: GroupCheck, optimizer: str) -> str:
     width = max((len(line.formula) for line in group.lines), default=0) + 2
     out, row = [], f"# {optimizer}, group {group.group}:"
     for item in items:
-        if len(row) + len(item) > 60:
+        if len(row) + len(item) > 52:
             out.append(row.rstrip(","))
             row = "#  "
         row += f" {item},"
@@ -454,5 +472,8 @@ def state_rows(group: GroupCheck) -> list[dict[str, str]]:
         diff = "—"
         if isinstance(theirs, tuple) and mine is not None and len(mine) == len(theirs):
             diff = f"{max(abs(a - b) for a, b in zip(mine, theirs, strict=True)):.1e}"
-        out.append({"entry": name, "torch": fmt(theirs), "the lines": fmt(mine) if group.lines else "—", "|Δ|": diff})
+        row = {"entry": name, "torch": fmt(theirs)}
+        if group.lines:
+            row.update({"the lines": fmt(mine), "|Δ|": diff})
+        out.append(row)
     return out

@@ -28,7 +28,7 @@ BOWL_START = (-2.5, 2.0)
 class Snippet:
     label: str
     code: str
-    role: str = "wrong"       # "right" | "wrong"
+    role: str = "wrong"       # "right" | "wrong" | "other" (a different form, not a mistake)
     marks: tuple[int, ...] | None = None   # lines to highlight (0-based) when a line diff would mislead
 
 
@@ -391,10 +391,12 @@ for t in range(steps):
     optimizer.step()"""
 
 
-def lbfgs_runs(steps: int = 5) -> tuple[np.ndarray, np.ndarray, str]:
-    """Losses and closure calls of LBFGS with a closure, and torch's error without one."""
-    f = _bowl()
-    p = _point()
+def lbfgs_runs(steps: int = 6) -> tuple[np.ndarray, np.ndarray, str]:
+    """Losses and closure calls of LBFGS on Rosenbrock with a closure, and torch's error without one."""
+    from .surfaces import get_surface
+
+    f = get_surface("rosenbrock")
+    p = torch.tensor(f.start, dtype=DTYPE, requires_grad=True)
     optimizer = torch.optim.LBFGS([p])
     calls = [0]
 
@@ -410,7 +412,7 @@ def lbfgs_runs(steps: int = 5) -> tuple[np.ndarray, np.ndarray, str]:
         calls[0] = 0
         losses.append(optimizer.step(closure).item())
         evals.append(calls[0])
-    p = _point()
+    p = torch.tensor(f.start, dtype=DTYPE, requires_grad=True)
     optimizer = torch.optim.LBFGS([p])
     try:
         optimizer.zero_grad()
@@ -428,8 +430,8 @@ def run_lbfgs() -> Outcome:
     return Outcome(
         (Series("loss at the start of each step(closure)", "f(p)", (losses, _arr([])), log=True),
          Series("closure calls inside each step()", "calls", (evals, _arr([])))),
-        f"With a closure LBFGS called it {int(evals.sum())} times in {len(evals)} steps ({int(evals[0])} in the first) "
-        "and reached the minimum; without one it never starts.",
+        f"On Rosenbrock, with a closure, LBFGS called it {int(evals.sum())} times in {len(evals)} steps "
+        f"({int(evals[0])} in the first) and reached the minimum; without one it stops before its first step.",
         (("without a closure", error),) if error else ())
 
 
@@ -485,14 +487,16 @@ def run_lr() -> Outcome:
 
 # -- 8. changing lr mid-run: PyTorch's momentum vs Sutskever's ---------------------------------------
 
-MOMENTUM_TORCH = """optimizer = torch.optim.SGD([p], lr=0.05, momentum=0.9)
+MOMENTUM_TORCH = """optimizer = torch.optim.SGD(
+    [p], lr=0.05, momentum=0.9)
 for t in range(steps):
     if t == change:
         optimizer.param_groups[0]["lr"] = 0.005
     optimizer.zero_grad()
     loss = f(p)
     loss.backward()
-    optimizer.step()  # buf = 0.9 * buf + grad; p -= lr * buf"""
+    # buf = 0.9 * buf + grad; p -= lr * buf
+    optimizer.step()"""
 MOMENTUM_SUTSKEVER = """lr, v = 0.05, torch.zeros_like(p)
 for t in range(steps):
     if t == change:
@@ -598,8 +602,8 @@ PITFALLS: dict[str, Pitfall] = {p.key: p for p in [
             "Each step multiplies the error along a curvature λ by (1 − lr·λ), which grows once lr·λ > 2.",
             run_lr),
     Pitfall("lr_change", "Changing lr mid-run with momentum",
-            (Snippet("PyTorch SGD: p -= lr·buf", MOMENTUM_TORCH, "right"),
-             Snippet("Sutskever form: p -= v, v holds lr·g", MOMENTUM_SUTSKEVER)),
+            (Snippet("PyTorch: p -= lr·buf", MOMENTUM_TORCH, "right", (0, 1, 4, 5, 8, 9)),
+             Snippet("Sutskever: v holds lr·g, p -= v", MOMENTUM_SUTSKEVER, "other", (0, 3, 4, 7, 8, 9))),
             "where lr enters the momentum update",
             "PyTorch keeps the buffer free of lr and multiplies it by the current lr, so a new lr rescales past gradients "
             "too; the Sutskever form bakes the old lr into its velocity.",

@@ -4,11 +4,10 @@ import streamlit as st
 
 from optviz.config import Config, ConfigError, parse_config
 from optviz.figures_lessons import code_html, step_figure
-from optviz.inside import LESSON_OPTIMIZERS, PHASES, TOLERANCE, fmt, loop_lines, state_rows, step_listing, walkthrough
+from optviz.inside import LESSON_OPTIMIZERS, LOOK_FOR, PHASES, TOLERANCE, fmt, loop_lines, state_rows, step_listing, walkthrough
 from optviz.optimizers import OPTIMIZERS
 from optviz.surfaces import SURFACES
 from optviz.ui.runner import surface
-from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
 
 st.title("Inside `optimizer.step()`")
@@ -30,9 +29,13 @@ def cached_walkthrough(key: str):
     return walkthrough(Config.from_json(key))
 
 
-config, url_warning = read_config(DEFAULT)
-if url_warning:
-    st.warning(url_warning)
+# the URL holds the whole config (a diff against DEFAULT cannot say "no groups" or "no surface options")
+config = DEFAULT
+if text := st.query_params.get("cfg"):
+    try:
+        config = Config.from_json(text[:4000])
+    except ConfigError as e:
+        st.warning(f"The link's settings were not valid ({e}); showing the defaults instead.")
 
 with st.sidebar:
     st.header("The run")
@@ -91,7 +94,9 @@ t = nav[4].slider("step", 1, n, key="inside.step") if n > 1 else 1
 url_phase = st.query_params.get("phase")
 phase = st.segmented_control("phase of the loop", PHASES, default=url_phase if url_phase in PHASES else "step",
                              format_func=PHASE_TEXT.get, key="inside.phase") or "step"
-write_config(config, DEFAULT, step=str(t), phase=phase)
+want = {"cfg": config.to_json(), "step": str(t), "phase": phase}
+if {k: st.query_params.get(k) for k in want} != want:
+    st.query_params.from_dict(want)
 check = walk.steps[t - 1]
 if "stopped" in walk.message or "diverged" in walk.message:
     st.warning(f"{walk.message}. The steps up to there are shown.")
@@ -138,12 +143,9 @@ else:
     else:
         st.error(f"✗ Step {t}: the re-implementation and torch differ by {check.max_diff:.1e}.")
     for g in check.groups:
-        code_col, state_col = st.columns([1, 1])
+        code_col, state_col = st.columns([3, 2])
         code_col.code(step_listing(g, name), language="python")
         state_col.markdown(f"**torch's `optimizer.state` after step {t}**, group `{g.group}`")
         state_col.dataframe(state_rows(g), hide_index=True)
 
-st.markdown(
-    "**What to look for.** The first SGD step copies `d_p` into the buffer (dampening does not apply yet); later steps "
-    "mix it in. With two groups, the same lines run twice with different `lr`. Adam's `bc1`, `bc2` start small and "
-    "enlarge the first steps' moments. Change a hyperparameter and watch which line stops being skipped.")
+st.markdown(f"**What to look for.** {LOOK_FOR[name]}")

@@ -1,7 +1,7 @@
 """Pitfalls Lab: eight classic torch.optim mistakes, each run for real next to the right code."""
 import streamlit as st
 
-from optviz.figures_lessons import code_html, pitfall_figure, role_colours
+from optviz.figures_lessons import ROLE_BADGES, code_html, pitfall_figure, role_colours
 from optviz.pitfalls import PITFALLS
 
 st.title("Pitfalls Lab")
@@ -31,12 +31,12 @@ st.markdown(f"**Why:** {pitfall.why}")
 colours = role_colours(pitfall.snippets)
 columns = st.columns(len(pitfall.snippets))
 for i, (column, snippet) in enumerate(zip(columns, pitfall.snippets, strict=True)):
-    mark = "right" if snippet.role == "right" else "wrong"
-    badge = "✓" if snippet.role == "right" else "✗"
+    badge = ROLE_BADGES[snippet.role]
     column.markdown(f"<span style='font-size:1.2rem;font-weight:700;color:{colours[i]}'>{badge} {snippet.label}</span>",
                     unsafe_allow_html=True)
     with column:
-        st.html(code_html(snippet.code, pitfall.changed_lines(i), mark=mark, size="0.98rem"))
+        size = "0.98rem" if len(columns) < 3 else "0.85rem"
+        st.html(code_html(snippet.code, pitfall.changed_lines(i), mark=snippet.role, size=size))
 st.caption(f"Highlighted: {pitfall.difference}.")
 
 with st.spinner("running both with torch…"):

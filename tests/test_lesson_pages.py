@@ -8,7 +8,6 @@ from optviz.inside import LESSON_OPTIMIZERS, PHASES
 from optviz.pitfalls import PITFALLS
 from optviz.schedulers import SCHEDULERS
 
-
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
 
@@ -62,7 +61,7 @@ def test_inside_each_phase():
         at.run()
         ok(at)
         assert at.query_params["phase"] == phase
-        assert at.info and f"Step 1 · " in at.info[0].value
+        assert at.info and "Step 1 · " in at.info[0].value
 
 
 @pytest.mark.parametrize("name", LESSON_OPTIMIZERS)

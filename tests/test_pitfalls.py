@@ -10,7 +10,7 @@ from optviz.pitfalls import PITFALLS
 @pytest.mark.parametrize("key", list(PITFALLS))
 def test_every_pitfall_is_complete(key):
     pit = PITFALLS[key]
-    assert pit.snippets[0].role == "right" and all(s.role == "wrong" for s in pit.snippets[1:])
+    assert pit.snippets[0].role == "right" and all(s.role in ("wrong", "other") for s in pit.snippets[1:])
     assert len({s.code for s in pit.snippets}) == len(pit.snippets)
     for i in range(len(pit.snippets)):
         lines = pit.changed_lines(i)
@@ -89,7 +89,7 @@ def test_coupled_decay_lands_on_the_l2_minimum_decoupled_does_not():
 def test_lbfgs_without_closure_is_torchs_type_error():
     losses, evals, error = P.lbfgs_runs()
     assert "missing 1 required positional argument: 'closure'" in error and error.startswith("TypeError")
-    assert evals[0] > 1 and losses[-1] < 1e-10 * losses[0]
+    assert evals[0] == 20 and evals.sum() > len(evals) * 5 and losses[-1] < 1e-8 * losses[0]
 
 
 def test_too_large_lr_diverges_and_is_caught():

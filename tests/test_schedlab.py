@@ -9,8 +9,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as L
 
-from optviz.schedlab import (LossSource, overlay_setup, parse_setup, run_pair, run_schedule, setup_from_query,
-                             setup_to_query)
+from optviz.schedlab import LossSource, overlay_setup, parse_setup, run_pair, run_schedule, setup_from_query, setup_to_query
 from optviz.schedulers import SCHEDULERS
 from optviz.specs import ConfigError
 
