@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 
 from .basins import DIVERGED, NOT_CONVERGED, BasinResult, category
 from .figures import _f32, _layout, contour_levels
-from .optimizers import OPTIMIZERS, get_optimizer
+from .optimizers import OPTIMIZERS
 from .sweeps import SweepResult
 from .theory import QuadraticRun, RatePlane
 
@@ -179,6 +179,23 @@ OBJECTIVES = {
     "steps_to_tol": "steps to reach the tolerance",
     "diverged": "step at which the run diverged",
 }
+NEVER, DIVERGED_COLOUR = "#e3e3e3", "#4a4a4a"
+
+
+def percent(f: float) -> str:
+    """A share for a legend or title: one decimal below 1 % so a few cells never read as 0 %."""
+    return f"{100 * f:.1f}%" if 0 < f < 0.01 else f"{100 * f:.0f}%"
+
+
+def _setting(config) -> str:
+    """'SGD (lr 0.01, momentum 0.9)': the optimizer and the hyperparameters that shape a path most."""
+    o = config.optimizer.options
+    parts = [f"lr {o['lr']:g}"]
+    if o.get("momentum"):
+        parts.append(f"momentum {o['momentum']:g}")
+    elif "betas" in o:
+        parts.append(f"β₁ {o['betas'][0]:g}")
+    return f"{config.optimizer.name} ({', '.join(parts)})"
 
 
 def _axis_title(param: str) -> str:
@@ -207,8 +224,10 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
     hover = (f"{sw.x.param} %{{x:.4g}}<br>{sw.y.param} %{{y:.4g}}<br>final f − f* %{{customdata[0]:.4g}}"
              f"<br>steps to {sw.tol:g}: %{{customdata[1]}}<br>diverged at step %{{customdata[2]}}<extra></extra>")
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=np.ones((ny, nx), dtype=np.float32),
-                             colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]], showscale=False, hoverinfo="skip"))
+    # underneath: light grey where the tolerance was never reached, dark where the run diverged
+    fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=(res.diverged_at >= 0).astype(np.float32), zmin=0, zmax=1,
+                             colorscale=[[0, NEVER], [0.5, NEVER], [0.5, DIVERGED_COLOUR], [1, DIVERGED_COLOUR]],
+                             showscale=False, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=_f32(z), colorscale="Viridis", customdata=_f32(custom),
                              hovertemplate=hover, colorbar=dict(title=dict(text=ztitle, side="right"))))
     gx, gy = np.meshgrid(res.xs, res.ys)
@@ -222,7 +241,7 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
                                  line=dict(color="#d62728", width=3, dash="dash")))
     for x, y, label in marks:
         fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=label, hoverinfo="skip",
-                                 marker=dict(symbol="x-thin", size=22, line=dict(color="white", width=4))))
+                                 marker=dict(symbol="x", size=20, color="white", line=dict(color="black", width=1.5))))
     best = res.best()
     if best is not None:
         i, j = best
@@ -231,8 +250,10 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
     fig.update_xaxes(**(LOG_AXIS if sw.x.log else {}), title=_axis_title(sw.x.param),
                      range=_range(res.xs, sw.x.log))
     fig.update_yaxes(**(LOG_AXIS if sw.y.log else {}), title=_axis_title(sw.y.param), range=_range(res.ys, sw.y.log))
-    name = sw.config.optimizer.name
-    _layout(fig, f"{name}: {OBJECTIVES[objective]} after {sw.config.steps} steps (grey: never / diverged)", height)
+    title = {"final_loss": f"final loss f − f* after {sw.config.steps} steps",
+             "steps_to_tol": f"steps until f − f* ≤ {sw.tol:g} (light grey: not within {sw.config.steps})",
+             "diverged": f"step at which the run diverged (light grey: never, in {sw.config.steps})"}[objective]
+    _layout(fig, f"{sw.config.optimizer.name}: {title}; dark grey: diverged", height)
     return fig
 
 
@@ -262,10 +283,9 @@ def basin_figure(results: list[BasinResult], surface, height: int = 620) -> go.F
         scale += [[i / m, c], [(i + 1) / m, c]]
     titles = []
     for r in results:
-        spec = get_optimizer(r.config.optimizer.name)
         fr = r.fractions()
-        titles.append(f"{spec.name} (lr {r.config.optimizer.options['lr']:g}): {100 * fr.get(DIVERGED, 0):.0f}% diverged, "
-                      f"{100 * fr.get(NOT_CONVERGED, 0):.0f}% not converged")
+        titles.append(f"{_setting(r.config)}: {percent(fr.get(DIVERGED, 0))} diverged, "
+                      f"{percent(fr.get(NOT_CONVERGED, 0))} not converged")
     fig = make_subplots(rows=1, cols=len(results), subplot_titles=titles, horizontal_spacing=0.06)
     (x0, x1), (y0, y1) = (results[0].xs[0], results[0].xs[-1]), (results[0].ys[0], results[0].ys[-1])
     xs, ys, zs = surface.grid(120, domain=((x0, x1), (y0, y1)))

@@ -7,7 +7,7 @@ import streamlit as st
 from optviz.basins import MAX_BASIN_SIDE, basin_maps
 from optviz.config import VERSION, ConfigError, parse_config
 from optviz.engine import surface_of
-from optviz.figures_theory import OBJECTIVES, basin_figure, sweep_figure
+from optviz.figures_theory import OBJECTIVES, basin_figure, percent, sweep_figure
 from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
 from optviz.surfaces import SURFACES
 from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, parse_sweep, run_sweep, sweep_params
@@ -188,7 +188,7 @@ else:
     st.plotly_chart(basin_figure(result, surface_of(config)), key=f"{K}.basins", width="stretch", theme=None)
     for r in result:
         st.caption(f"**{r.config.optimizer.name}** ({side} × {side} starts × {steps} steps, {r.seconds:.2f} s): "
-                   + ", ".join(f"#{c} {100 * f:.0f}%" for c, _, f in r.shares()))
+                   + ", ".join(f"#{c} {percent(f)}" for c, _, f in r.shares()))
     st.markdown("**What to look for.** Where the basins are solid blocks, each start simply rolls into the valley it is "
                 "in. Where they fray into interleaved stripes, the optimizer overshoots ridges — heavy momentum does "
                 "this — and a tiny change of the start point changes which minimum the run ends in.")

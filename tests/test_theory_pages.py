@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from optviz.config import parse_config
 from optviz.sweeps import cell_config, parse_sweep
 from optviz.theory import best_momentum, rate
-from optviz.ui.urlstate import config_from_query
+from optviz.ui.urlstate import config_from_query, config_to_query
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 SMALL_VIEW = {"x": {"param": "lr", "low": 1e-5, "high": 3e-3, "n": 12, "log": True},
@@ -107,6 +107,15 @@ def test_sweep_page_defaults_and_explorer_link():
         opened, warning = config_from_query(text, explorer_default)
         assert warning is None
         assert any(opened.key() == cell_config(sweep, i, j).key() for i in range(12) for j in range(12))
+
+
+def test_url_round_trip_away_from_a_quadratic_default():
+    # the page's default is a quadratic with options; a Rosenbrock run must survive the link without them
+    rosen = parse_config({**SWEEP_DEFAULT.to_dict(), "problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]}})
+    back, warning = config_from_query(config_to_query(rosen, SWEEP_DEFAULT), SWEEP_DEFAULT)
+    assert warning is None and back.key() == rosen.key()
+    partial, warning = config_from_query('{"problem": {"start": [1, 1]}}', SWEEP_DEFAULT)
+    assert warning is None and partial.problem.options == SWEEP_DEFAULT.problem.options
 
 
 def test_sweep_page_parameter_change_and_basins():

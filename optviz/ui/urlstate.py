@@ -37,6 +37,10 @@ def _named_blocks(value: dict, default: dict, out: dict) -> dict:
         v, d = value.get(block), default.get(block)
         if isinstance(v, dict) and isinstance(d, dict) and v.get("name", d.get("name")) != d.get("name"):
             out[block] = v
+    # likewise a surface other than the default's: the default's surface options (a quadratic's) don't apply to it
+    v, d = value.get("problem"), default.get("problem")
+    if isinstance(v, dict) and isinstance(d, dict) and any(k in v and v[k] != d.get(k) for k in ("surface", "expression")):
+        out["problem"] = v
     return out
 
 
