@@ -375,6 +375,7 @@ def _animation_layout(steps: np.ndarray, margin: dict) -> dict:
         sliders=[dict(active=len(steps) - 1, x=0.18, len=0.82, y=-0.05, yanchor="top",
                       currentvalue=dict(prefix="step ", xanchor="right"),
                       steps=[dict(label=str(t), method="animate",
-                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False))]) for t in steps])],
+                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
+                             for t in steps])],
         margin={**margin, "b": 110},
     )

@@ -18,12 +18,12 @@ def tuning_figure(results: list[TuneResult], paths: list[Path], objective: str, 
     log_y = bool(finite) and min(finite) > 0
     top = (max(finite) * 3 if log_y else max(finite) + 0.1 * (abs(max(finite)) + 1)) if finite else 1.0
     fig = go.Figure()
-    for r, p in zip(results, paths):
+    for r, p in zip(results, paths, strict=True):
         scores = np.array([s - shift if math.isfinite(s) else np.nan for s in r.scores])
         fig.add_trace(go.Scatter(x=_f32(r.lrs), y=_f32(scores), mode="lines+markers", name=p.label, legendgroup=p.label,
                                  line=dict(color=p.colour, dash=p.dash, width=2.5), marker=dict(size=8),
                                  hovertemplate="lr %{x:.3g}<br>score %{y:.4g}<extra>" + p.label + "</extra>"))
-        bad = [lr for lr, s in zip(r.lrs, r.scores) if not math.isfinite(s)]
+        bad = [lr for lr, s in zip(r.lrs, r.scores, strict=True) if not math.isfinite(s)]
         if bad:
             fig.add_trace(go.Scatter(x=bad, y=[top] * len(bad), mode="markers", showlegend=False, legendgroup=p.label,
                                      marker=dict(symbol="x", size=12, color=p.colour),

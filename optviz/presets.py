@@ -96,7 +96,8 @@ PRESETS: dict[str, Preset] = {p.key: p for p in [
            "at every step and zig-zags (yet arrives first here), while Adam and RMSprop rescale each coordinate and "
            "head almost straight for (1, 3).",
            "race", {"base": {"problem": {"surface": "booth"}, "steps": 100},
-                    "entries": [_sgd(0.08), {"name": "Adam", "options": {"lr": 0.3}}, {"name": "RMSprop", "options": {"lr": 0.3}}]}),
+                    "entries": [_sgd(0.08), {"name": "Adam", "options": {"lr": 0.3}},
+                                {"name": "RMSprop", "options": {"lr": 0.3}}]}),
 ]}
 
 

@@ -119,7 +119,7 @@ def race_results(traces: list[Trace], labels: list[str], surface, tol: float = D
     """Final loss, distance to the nearest minimum, first step within ``tol`` of f*, and divergence, per trace."""
     fs = f_star(surface)
     rows = []
-    for tr, label in zip(traces, labels):
+    for tr, label in zip(traces, labels, strict=True):
         end = tr.positions[-1]
         m = surface.nearest_minimum(end)
         dist = math.hypot(end[0] - m.point[0], end[1] - m.point[1]) if m is not None else math.nan

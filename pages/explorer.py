@@ -79,25 +79,35 @@ with st.container(border=True):
     st.markdown(f"**{spec.name}** — {spec.summary} {WATCH.get(spec.name, '')}")
     st.latex(spec.update_rule)
 
-kinds = [k for k in TABS if k != "evaluations" or int(trace.evaluations.max(initial=1)) > 1]
-tab = view.view_option(KEY, "tab", kinds, "loss")
-tabs = st.tabs([TABS[k] for k in kinds], key=f"{KEY}.tab", on_change="rerun", default=TABS[tab])
-for kind, box in zip(kinds, tabs):
-    if not box.open:
-        continue
-    tab = kind
-    with box:
-        if kind == "code":
-            script = generate_script(config)
-            st.caption("A standalone PyTorch script that reproduces this run and prints its trace as JSON.")
-            st.code(script, language="python")
-            d1, d2, d3 = st.columns(3)
-            d1.download_button("⬇ script (.py)", script, "optviz_run.py", "text/x-python", key=f"{KEY}.dl_py", on_click="ignore")
-            d2.download_button("⬇ trace (.csv)", trace.to_csv, "optviz_trace.csv", "text/csv", key=f"{KEY}.dl_csv", on_click="ignore")
-            d3.download_button("⬇ trace (.json)", trace.to_json, "optviz_trace.json", "application/json",
-                               key=f"{KEY}.dl_json", on_click="ignore")
-        else:
-            st.plotly_chart(view.single_figure(kind, key), key=f"{KEY}.fig.{kind}", width="stretch")
 
+@st.fragment
+def figure_tabs(config, trace) -> None:
+    """The other figures, one tab each, built only when opened; switching tabs reruns only this part."""
+    key = config.key()
+    kinds = [k for k in TABS if k != "evaluations" or int(trace.evaluations.max(initial=1)) > 1]
+    tab = view.view_option(KEY, "tab", kinds, "loss")
+    tabs = st.tabs([TABS[k] for k in kinds], key=f"{KEY}.tab", on_change="rerun", default=TABS[tab])
+    for kind, box in zip(kinds, tabs, strict=True):
+        if not box.open:
+            continue
+        tab = kind
+        with box:
+            if kind == "code":
+                script = generate_script(config)
+                st.caption("A standalone PyTorch script that reproduces this run and prints its trace as JSON.")
+                st.code(script, language="python")
+                d1, d2, d3 = st.columns(3)
+                d1.download_button("⬇ script (.py)", script, "optviz_run.py", "text/x-python", key=f"{KEY}.dl_py",
+                                   on_click="ignore")
+                d2.download_button("⬇ trace (.csv)", trace.to_csv, "optviz_trace.csv", "text/csv", key=f"{KEY}.dl_csv",
+                                   on_click="ignore")
+                d3.download_button("⬇ trace (.json)", trace.to_json, "optviz_trace.json", "application/json",
+                                   key=f"{KEY}.dl_json", on_click="ignore")
+            else:
+                st.plotly_chart(view.single_figure(kind, key), key=f"{KEY}.fig.{kind}", width="stretch")
+    view.set_param("tab", None if tab == "loss" else tab)
+
+
+figure_tabs(config, trace)
 write_config(config, DEFAULT, hide=",".join(sorted(hidden)), lesson=lesson,
-             tab=None if tab == "loss" else tab)
+             tab=st.query_params.get("tab"))

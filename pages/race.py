@@ -79,51 +79,64 @@ st.plotly_chart(view.race_figure("contour", rkey, 25 if clickable else 0), key=f
 st.caption(f"{surf.watch} ▶ Play animates all racers together" + (" · click the plot to start there." if clickable else "."))
 st.plotly_chart(view.race_figure("loss", rkey), key=f"{KEY}.loss", width="stretch")
 
-st.subheader("Results")
-tol = param_widget(TOL, view.float_param("tol", DEFAULT_TOL, TOL.low, TOL.high), f"{KEY}.tol",
-                   label="tolerance for “arrived” (f − f* ≤ tol)", container=st.columns([1, 2])[0])
-st.table(view.results_rows(race_results(traces, race.labels(), surf, tol)))
-fs = f_star(surf)
-st.caption("f* is " + (f"{fs:.6g}, the lowest listed minimum." if fs is not None else "unknown for this surface, so no run "
-                       "can be judged to have arrived.") + " Distances are to the listed minimum nearest the end point.")
 
-st.subheader(":material/tune: Tune learning rates")
-tune = view.tune_param(TUNE)
-c1, c2, c3, c4 = st.columns(4)
-low = param_widget(LR, tune["low"], f"{KEY}.tune.low", label="lowest lr", container=c1)
-high = param_widget(LR, tune["high"], f"{KEY}.tune.high", label="highest lr", container=c2)
-per_decade = c3.slider("lrs per factor of 10", 1, 6, int(tune["per_decade"]), key=f"{KEY}.tune.per_decade")
-objective = c4.radio("judge each run by", list(OBJECTIVES), index=list(OBJECTIVES).index(tune["objective"]),
-                     key=f"{KEY}.tune.objective", format_func=lambda k: OBJECTIVES[k])
-tune = {"low": low, "high": high, "per_decade": per_decade, "objective": objective}
-try:
-    protocol = TuneProtocol(lr_grid(low, high, per_decade), race.base.steps, race.base.seed, objective)
-except ConfigError as e:
-    protocol = None
-    st.error(f"This lr grid can't run: {e.message}", icon=":material/block:")
-if protocol is not None:
+@st.fragment
+def results(race, traces, surf) -> None:
+    """The results table; moving the tolerance reruns only this part."""
+    st.subheader("Results")
+    tol = param_widget(TOL, view.float_param("tol", DEFAULT_TOL, TOL.low, TOL.high), f"{KEY}.tol",
+                       label="tolerance for “arrived” (f − f* ≤ tol)", container=st.columns([1, 2])[0])
+    view.set_param("tol", None if tol == DEFAULT_TOL else f"{tol:g}")
+    st.table(view.results_rows(race_results(traces, race.labels(), surf, tol)))
+    fs = f_star(surf)
+    st.caption("f* is " + (f"{fs:.6g}, the lowest listed minimum." if fs is not None else "unknown for this surface, so no "
+                           "run can be judged to have arrived.") + " Distances are to the listed minimum nearest the end point.")
+
+
+@st.fragment
+def tuning(race, paths, rkey: str, fs) -> None:
+    """The stated protocol, its grid controls and its results; editing the grid reruns only this part."""
+    st.subheader(":material/tune: Tune learning rates")
+    tune = view.tune_param(TUNE)
+    c1, c2, c3, c4 = st.columns(4)
+    low = param_widget(LR, tune["low"], f"{KEY}.tune.low", label="lowest lr", container=c1)
+    high = param_widget(LR, tune["high"], f"{KEY}.tune.high", label="highest lr", container=c2)
+    per_decade = c3.slider("lrs per factor of 10", 1, 6, int(tune["per_decade"]), key=f"{KEY}.tune.per_decade")
+    objective = c4.radio("judge each run by", list(OBJECTIVES), index=list(OBJECTIVES).index(tune["objective"]),
+                         key=f"{KEY}.tune.objective", format_func=lambda k: OBJECTIVES[k])
+    tune = {"low": low, "high": high, "per_decade": per_decade, "objective": objective}
+    view.set_param("tune", None if tune == TUNE else json.dumps(tune, separators=(",", ":")))
+    try:
+        protocol = TuneProtocol(lr_grid(low, high, per_decade), race.base.steps, race.base.seed, objective)
+    except ConfigError as e:
+        st.error(f"This lr grid can't run: {e.message}", icon=":material/block:")
+        return
     st.markdown(f"**Protocol.** For every racer, {protocol.describe()} Each lr is its own torch run (lr is a per-group "
                 "setting, so one optimizer cannot give each start its own lr); runs are cached, so asking again is instant.")
     tkey = json.dumps([rkey, tune], sort_keys=True)
     done = st.session_state.get(f"{KEY}.tuned")
-    if st.button(f"Run the tuning: {len(race.entries)} racers × {len(protocol.lrs)} learning rates", key=f"{KEY}.tune.run",
-                 type="primary"):
+    n, k = len(protocol.lrs), len(race.entries)
+    if st.button(f"Run the tuning: {k} racers × {n} learning rates", key=f"{KEY}.tune.run", type="primary"):
         bar = st.progress(0.0, text="tuning…")
-        n = len(protocol.lrs)
-        results = [tune_entry(c, protocol, label, cached_run,
-                              lambda k, i=i, label=label: bar.progress((i * n + k) / (len(race.entries) * n), text=f"tuning {label}…"))
-                   for i, (c, label) in enumerate(zip(race.configs(), race.labels()))]
+        found = [tune_entry(c, protocol, label, cached_run,
+                            lambda j, i=i, label=label: bar.progress((i * n + j) / (k * n), text=f"tuning {label}…"))
+                 for i, (c, label) in enumerate(zip(race.configs(), race.labels(), strict=True))]
         bar.empty()
-        done = st.session_state[f"{KEY}.tuned"] = (tkey, tuple(results))
+        done = st.session_state[f"{KEY}.tuned"] = (tkey, tuple(found))
     if done and done[0] == tkey:
-        results = done[1]
-        st.plotly_chart(view.tuning_figure(tkey, results, tuple(paths), objective, fs), key=f"{KEY}.tune.fig", width="stretch")
+        found = done[1]
+        st.plotly_chart(view.tuning_figure(tkey, found, tuple(paths), objective, fs), key=f"{KEY}.tune.fig", width="stretch")
         st.table([{"optimizer": r.label, "best lr": "all diverged" if r.best_lr is None else f"{r.best_lr:g}",
                    "its score": f"{r.best_score:.4g}", "lr raced above": f"{e.options['lr']:g}", "time": f"{r.seconds:.2f} s"}
-                  for r, e in zip(results, race.entries)])
-        st.button("Race again with the tuned learning rates", key=f"{KEY}.tune.use", on_click=view.use_lrs,
-                  args=(KEY, race, [r.best_lr for r in results]))
+                  for r, e in zip(found, race.entries, strict=True)])
+        if st.button("Race again with the tuned learning rates", key=f"{KEY}.tune.use"):
+            view.use_lrs(KEY, race, [r.best_lr for r in found])
+            st.rerun(scope="app")
+
+
+results(race, traces, surf)
+tuning(race, paths, rkey, f_star(surf))
 
 write_config(race.base, DEFAULT.base, hide=",".join(sorted(hidden)), lesson=lesson,
              race=None if race.entries == DEFAULT.entries else json.dumps(race.entries_json(), separators=(",", ":")),
-             tol=None if tol == DEFAULT_TOL else f"{tol:g}", tune=None if tune == TUNE else tune)
+             tol=st.query_params.get("tol"), tune=st.query_params.get("tune"))

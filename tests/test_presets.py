@@ -28,7 +28,8 @@ def path_length(tr) -> float:
 def test_at_least_eight_presets_on_both_pages():
     assert len(PRESETS) >= 8
     assert presets_for("explorer") and presets_for("race")
-    assert sorted(presets_for("explorer") + presets_for("race"), key=lambda p: p.key) == sorted(PRESETS.values(), key=lambda p: p.key)
+    by_key = lambda p: p.key
+    assert sorted(presets_for("explorer") + presets_for("race"), key=by_key) == sorted(PRESETS.values(), key=by_key)
 
 
 @pytest.mark.parametrize("key", PRESETS)

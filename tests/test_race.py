@@ -11,8 +11,18 @@ from optviz.config import ConfigError, parse_config
 from optviz.engine import run, surface_of
 from optviz.optimizers import OPTIMIZERS
 from optviz.presets import presets_for
-from optviz.race import (TuneProtocol, entry_labels, f_star, lr_grid, objective, parse_entries, parse_race, race_results,
-                         tune_entry, with_lr)
+from optviz.race import (
+    TuneProtocol,
+    entry_labels,
+    f_star,
+    lr_grid,
+    objective,
+    parse_entries,
+    parse_race,
+    race_results,
+    tune_entry,
+    with_lr,
+)
 from optviz.trace import Trace
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "race.py")
@@ -30,7 +40,7 @@ def test_results_equal_values_computed_from_the_traces():
     tol = 1e-4
     rows = race_results(traces, race.labels(), surf, tol)
     assert [r.label for r in rows] == ["SGD #1", "SGD #2", "Adam", "SGD #3"]
-    for r, tr in zip(rows, traces):
+    for r, tr in zip(rows, traces, strict=True):
         assert r.final_loss == tr.losses[-1]
         end = tr.positions[-1]
         dists = [math.dist(end, m.point) for m in surf.minima]

@@ -9,7 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from optviz.config import GROUP_NAMES, MAX_STEPS as MAX_CONFIG_STEPS, Config, OptimizerChoice, Problem, SchedulerChoice
+from optviz.config import GROUP_NAMES, Config, OptimizerChoice, Problem, SchedulerChoice
+from optviz.config import MAX_STEPS as MAX_CONFIG_STEPS
 from optviz.engine import surface_of
 from optviz.optimizers import OPTIMIZERS
 from optviz.schedulers import SCHEDULERS

@@ -157,6 +157,15 @@ def float_param(name: str, default: float, low: float, high: float) -> float:
     return v if math.isfinite(v) and low <= v <= high else default
 
 
+def set_param(name: str, value: str | None) -> None:
+    """Keep one view option in the URL (from a fragment, which reruns without the rest of the page)."""
+    if value is None:
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != value:
+        st.query_params[name] = value
+
+
 def tune_param(default: dict) -> dict:
     """The tuning grid from ?tune={low, high, per_decade, objective}; invalid parts keep their defaults."""
     try:
@@ -212,7 +221,7 @@ def race_paths(race: Race, traces: list[Trace]) -> list[figures.Path]:
     """One colour per optimizer (the app's), a new dash each time the same optimizer races again."""
     seen: dict[str, int] = {}
     out = []
-    for tr, label in zip(traces, race.labels()):
+    for tr, label in zip(traces, race.labels(), strict=True):
         n = seen[tr.config.optimizer.name] = seen.get(tr.config.optimizer.name, -1) + 1
         out.append(figures.path_of(tr, label, DASHES[n % len(DASHES)]))
     return out
@@ -277,7 +286,7 @@ def remove_entry(key: str, default: Race, i: int) -> None:
 def use_lrs(key: str, race: Race, lrs: list[float | None]) -> None:
     """Put the tuned learning rates into the racers (in the URL) and redraw their controls."""
     entries = race.entries_json()
-    for e, lr in zip(entries, lrs):
+    for e, lr in zip(entries, lrs, strict=True):
         if lr is not None:
             e["options"]["lr"] = lr
             for g in (e.get("groups") or {}).values():
