@@ -112,9 +112,9 @@ def adam_step(p: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> Step
     t = line("t", "step", "t = t + 1", state["step"] + 1)
     if weight_decay != 0 and decoupled:
         p = line("p", "decoupled decay (AdamW): shrink p itself", "p = p * (1 - lr * weight_decay)", p * (1 - lr * weight_decay))
-        line.skip("g", "coupled L2 (Adam)", "g = g + weight_decay * p", "decay is decoupled")
+        line.skip("g", "coupled L2 (Adam)", "g = g + weight_decay * p", "decoupled (AdamW)")
     elif weight_decay != 0:
-        line.skip("p", "decoupled decay (AdamW)", "p = p * (1 - lr * weight_decay)", "decay is coupled")
+        line.skip("p", "decoupled decay (AdamW)", "p = p * (1 - lr * weight_decay)", "coupled L2")
         g = line("g", "coupled L2 (Adam): add the decay to g", "g = g + weight_decay * p", g + weight_decay * p)
     else:
         line.skip("g", "weight decay", "g = g + weight_decay * p", "weight_decay = 0")

@@ -38,7 +38,7 @@ class LossSource:
     source: str = "curve"       # only a scheduler that watches the loss (ReduceLROnPlateau) uses it
     start: float = 1.0          # curve: loss at step 0
     floor: float = 0.2          # curve: where it levels off
-    tau: float = 40.0           # curve: decay time, in optimizer steps
+    tau: float = 20.0           # curve: decay time, in optimizer steps
     noise: float = 0.02         # curve: σ of the Gaussian noise added to every step's loss
     seed: int = 0
     surface: str = "quadratic"  # surface: which surface the point descends (groups: x and y)
@@ -164,7 +164,7 @@ def parse_setup(data: dict | LabSetup) -> LabSetup:
         raise ConfigError("loss.source", f"expected one of {SOURCES}, got {src!r}")
     loss = LossSource(src, _number(ld.get("start", 1.0), "loss.start", -1e6, 1e6),
                       _number(ld.get("floor", 0.2), "loss.floor", -1e6, 1e6),
-                      _number(ld.get("tau", 40.0), "loss.tau", 1e-3, 1e6), _number(ld.get("noise", 0.02), "loss.noise", 0.0, 1e6),
+                      _number(ld.get("tau", 20.0), "loss.tau", 1e-3, 1e6), _number(ld.get("noise", 0.02), "loss.noise", 0.0, 1e6),
                       _number(ld.get("seed", 0), "loss.seed", 0, 2**31 - 1, "int"), str(ld.get("surface", "quadratic")),
                       _number(ld.get("surface_noise", 0.5), "loss.surface_noise", 0.0, 1e3))
     if order == "scheduler_first" and get_scheduler(sch).needs_metric:
