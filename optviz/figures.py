@@ -1,6 +1,7 @@
 """Figures: records in, plotly `go.Figure` out (no Streamlit here). Large fonts, so a projector can read them."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -379,3 +380,18 @@ def _animation_layout(steps: np.ndarray, margin: dict) -> dict:
                              for t in steps])],
         margin={**margin, "b": 110},
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _loss_layout(known_f_star: bool, height: int, log: bool) -> dict:
+    return loss_figure([], 0.0 if known_f_star else None, height, log).to_dict()["layout"]
+
+
+def loss_figure_fast(paths: list[Path], f_star: float | None = None, height: int = 380, log: bool = True) -> FrozenFigure:
+    """The picture of ``loss_figure(paths, f_star, height, log)`` as plain data on a cached layout."""
+    data = []
+    for p in paths:
+        y = p.trace.losses - (f_star or 0.0)
+        data.append(dict(type="scatter", x=np.arange(len(y)), y=_f32(np.where(y > 0, y, np.nan) if log else y),
+                         mode="lines", name=p.label, line=dict(color=p.colour, dash=p.dash, width=2.5)))
+    return FrozenFigure({"data": data, "layout": _loss_layout(f_star is not None, height, log)})

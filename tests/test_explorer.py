@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from optviz.codegen import generate_script
 from optviz.config import parse_config
 from optviz.engine import run, surface_of
-from optviz.figures import contour_base, contour_figure, contour_with_paths, path_of
+from optviz.figures import contour_base, contour_figure, contour_with_paths, loss_figure, loss_figure_fast, path_of
 from optviz.optimizers import OPTIMIZERS
 from optviz.presets import presets_for
 from optviz.schedulers import SCHEDULERS
@@ -235,4 +235,12 @@ def test_contour_with_paths_equals_contour_figure(cfg, click):
     surf = surface_of(config)
     slow = contour_figure(surf, [path_of(tr)], click_grid=click)
     fast = contour_with_paths(contour_base(surf, click_grid=click), [path_of(tr)])
+    assert _plain(json.loads(pio.to_json(fast, validate=False))) == _plain(json.loads(slow.to_json()))
+
+
+@pytest.mark.parametrize("f_star, log", [(0.0, True), (None, True), (None, False)])
+def test_loss_figure_fast_equals_loss_figure(f_star, log):
+    traces = [run({"problem": {"surface": "saddle"}, "optimizer": {"name": n}, "steps": 30}) for n in ("SGD", "Adam")]
+    paths = [path_of(tr) for tr in traces]
+    slow, fast = loss_figure(paths, f_star, log=log), loss_figure_fast(paths, f_star, log=log)
     assert _plain(json.loads(pio.to_json(fast, validate=False))) == _plain(json.loads(slow.to_json()))

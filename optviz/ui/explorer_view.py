@@ -72,7 +72,7 @@ def loss_figure(paths: list[figures.Path], surf):
     """Loss curves: f − f* on a log axis where f* is known, else f (log only while every value is positive)."""
     fs = f_star(surf)
     log = fs is not None or all(bool((p.trace.losses > 0).all()) for p in paths)
-    return figures.loss_figure(paths, fs, log=log)
+    return figures.loss_figure_fast(paths, fs, log=log)
 
 
 # -- URL state -------------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def race_figure(kind: str, rkey: str, click_grid: int = 25):
     if kind == "contour":
         return figures.contour_with_paths(contour_base(race.base, click_grid), paths, arrows=False)
     if kind == "loss":
-        return figures.frozen(loss_figure(paths, surface(race.base)))
+        return loss_figure(paths, surface(race.base))
     raise ValueError(kind)
 
 
