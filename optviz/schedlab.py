@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import re
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -398,7 +399,8 @@ def loop_code(setup: LabSetup) -> str:
     """The exact loop run_schedule ran, as a standalone script."""
     g = len(setup.base_lrs)
     opts = _torch_options(setup)
-    uses_lambda = "lr_lambda" in json.dumps(opts)
+    # a lambda that calls exp, sin, ... needs the functions the expression language knows
+    uses_functions = bool(re.search(r"[A-Za-z_]\w*\(", json.dumps(opts)))
     extra = f", momentum={setup.momentum!r}" if setup.optimizer in MOMENTUM_OPTIMIZERS else ""
     groups = "\n".join(f'    {{"params": [params[{i}]], "lr": {_lit(lr)}}},' for i, lr in enumerate(setup.base_lrs))
     metric = setup.spec.needs_metric
@@ -407,7 +409,7 @@ def loop_code(setup: LabSetup) -> str:
     if metric:
         sch_call = "scheduler.step(loss)" if per_step else "scheduler.step(sum(epoch_losses) / len(epoch_losses))"
     L = setup.loss
-    lines = [_PRELUDE.strip() if uses_lambda else "import math\n\nimport torch",
+    lines = [_PRELUDE.strip() if uses_functions else "import math\n\nimport torch",
              "from torch.optim import lr_scheduler", "",
              f"params = [torch.zeros(1, dtype=torch.float64, requires_grad=True) for _ in range({g})]",
              f"optimizer = torch.optim.{setup.optimizer}([\n{groups}\n]{extra})",
