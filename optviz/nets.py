@@ -26,6 +26,7 @@ MAX_EPOCHS = 1000
 MAX_STEPS = 60_000          # optimizer steps in one run (epochs × batches per epoch)
 MAX_FRAMES = 40             # decision-boundary frames
 MAX_SNAPSHOTS = 101         # weight snapshots kept for the landscape
+DIVERGED = 1e6              # a training loss this many times the initial one ends the run
 GRID = 60                   # decision-boundary grid is GRID × GRID (regression: 4·GRID x values)
 GROUPS = ("base", "classifier")
 OnEpoch = Callable[[int, int], None]
@@ -510,12 +511,13 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
     diverged_at, message = None, ""
 
     def observe(epoch: int) -> bool:
-        """Metrics on the whole train and test sets in one batch each; False when the loss is no longer finite."""
+        """Metrics on the whole train and test sets in one batch each; False once the loss is not finite or has grown
+        DIVERGED× past the start (the net is lost; its outputs would only overflow the figures)."""
         with torch.no_grad():
             out_train, out_test = model(X_train), model(X_test)
             m = torch.stack([loss_fn(out_train, y_train), loss_fn(out_test, y_test),
                              score(config, out_train, y_train), score(config, out_test, y_test)])
-            if not bool(torch.isfinite(m[0])):
+            if not bool(torch.isfinite(m[0])) or (metrics and bool(m[0] > DIVERGED * (1 + metrics[0][0]))):
                 return False
             metrics.append(m)
             if epoch in frame_at:
@@ -561,8 +563,8 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
                             scheduler.step(loss.detach()) if needs_metric else scheduler.step()
                 if not observe(epoch):
                     diverged_at = epoch
-                    message = (f"diverged in epoch {epoch}: the training loss is no longer finite "
-                               "(the learning rate is probably too large)")
+                    message = (f"diverged in epoch {epoch}: the training loss is no longer finite or grew more than "
+                               f"{DIVERGED:,.0f}-fold (the learning rate is probably too large)")
                     break
                 if scheduler is not None and not per_step:
                     scheduler.step(metrics[-1][0]) if needs_metric else scheduler.step()
@@ -584,7 +586,7 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
         spe = config.steps_per_epoch
         steps = (f"{done} full-batch steps ({int(arrays['evaluations'].sum())} closure calls)" if config.full_batch
                  else f"{done} epochs × {spe} step{'s' if spe > 1 else ''}")
-        message = f"{steps}; final train loss {m[-1, 0]:.4g}, test {('R²' if regression else 'accuracy')} {m[-1, 3]:.3f}"
+        message = f"{steps}; final train loss {m[-1, 0]:.4g}, test {('R²' if regression else 'accuracy')} {m[-1, 3]:.3g}"
     frames_np = (torch.stack(frames).numpy() if frames else np.zeros((0,))).astype(np.float32)
     return NetTrace(
         config=config, groups=config.group_names,
