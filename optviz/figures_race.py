@@ -33,8 +33,11 @@ def tuning_figure(results: list[TuneResult], paths: list[Path], objective: str, 
                                      legendgroup=p.label, marker=dict(symbol="star", size=20, color=p.colour,
                                                                       line=dict(color="black", width=1)),
                                      hovertemplate="best lr %{x:.3g}<br>score %{y:.4g}<extra>" + p.label + "</extra>"))
-    what = OBJECTIVES[objective]
-    _layout(fig, f"tuning: {what}" + (" − f*" if f_star is not None else "") + " at each lr (★ best, ✕ diverged)", height)
-    fig.update_xaxes(type="log", title="learning rate")
-    fig.update_yaxes(type="log" if log_y else "linear", title="score" + (" − f*" if f_star is not None else ""))
+    _layout(fig, "tuning score at each lr (★ best, ✕ diverged)", height)
+    lrs = [lr for r in results for lr in r.lrs]
+    decades = [10.0 ** e for e in range(math.floor(math.log10(min(lrs))), math.ceil(math.log10(max(lrs))) + 1)] if lrs else []
+    fig.update_xaxes(type="log", title="learning rate", tickvals=decades, ticktext=[f"{v:g}" for v in decades])
+    fig.update_yaxes(type="log" if log_y else "linear", title=OBJECTIVES[objective].split(" over ")[0]
+                     + (" − f*" if f_star is not None else ""),
+                     **({"dtick": "D2"} if log_y else {}))
     return fig

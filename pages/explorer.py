@@ -61,7 +61,7 @@ def _clicked() -> None:
 
 
 clickable = "start" not in hidden
-st.plotly_chart(view.contour_figure(key, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch",
+st.plotly_chart(view.contour_figure(key, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch", theme=None,
                 on_select=_clicked if clickable else "ignore", selection_mode="points")
 st.caption(f"{trace.message} · {'click the plot to start there · ' if clickable else ''}"
            f"▶ Play animates the path in your browser; hover a point for its step, gradient and state.")
@@ -104,7 +104,7 @@ def figure_tabs(config, trace) -> None:
                 d3.download_button("⬇ trace (.json)", trace.to_json, "optviz_trace.json", "application/json",
                                    key=f"{KEY}.dl_json", on_click="ignore")
             else:
-                st.plotly_chart(view.single_figure(kind, key), key=f"{KEY}.fig.{kind}", width="stretch")
+                st.plotly_chart(view.single_figure(kind, key), key=f"{KEY}.fig.{kind}", width="stretch", theme=None)
     view.set_param("tab", None if tab == "loss" else tab)
 
 

@@ -74,10 +74,10 @@ def _clicked() -> None:
 
 
 clickable = "start" not in hidden
-st.plotly_chart(view.race_figure("contour", rkey, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch",
+st.plotly_chart(view.race_figure("contour", rkey, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch", theme=None,
                 on_select=_clicked if clickable else "ignore", selection_mode="points")
 st.caption(f"{surf.watch} ▶ Play animates all racers together" + (" · click the plot to start there." if clickable else "."))
-st.plotly_chart(view.race_figure("loss", rkey), key=f"{KEY}.loss", width="stretch")
+st.plotly_chart(view.race_figure("loss", rkey), key=f"{KEY}.loss", width="stretch", theme=None)
 
 
 @st.fragment
@@ -125,7 +125,8 @@ def tuning(race, paths, rkey: str, fs) -> None:
         done = st.session_state[f"{KEY}.tuned"] = (tkey, tuple(found))
     if done and done[0] == tkey:
         found = done[1]
-        st.plotly_chart(view.tuning_figure(tkey, found, tuple(paths), objective, fs), key=f"{KEY}.tune.fig", width="stretch")
+        st.plotly_chart(view.tuning_figure(tkey, found, tuple(paths), objective, fs), key=f"{KEY}.tune.fig",
+                        width="stretch", theme=None)
         st.table([{"optimizer": r.label, "best lr": "all diverged" if r.best_lr is None else f"{r.best_lr:g}",
                    "its score": f"{r.best_score:.4g}", "lr raced above": f"{e.options['lr']:g}", "time": f"{r.seconds:.2f} s"}
                   for r, e in zip(found, race.entries, strict=True)])

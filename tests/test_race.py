@@ -221,3 +221,18 @@ def test_race_preset(key):
     preset = next(p for p in presets_for("race") if p.key == key)
     labels = entry_labels(preset.load().entries)
     assert list(at.table[0].value["optimizer"]) == labels and preset.title in texts(at.info)
+
+
+def test_tuning_figure_marks_best_and_diverged():
+    from optviz.figures import path_of
+    from optviz.figures_race import tuning_figure
+    from optviz.race import TuneResult
+
+    tr = run({"steps": 3})
+    result = TuneResult("SGD", (1e-3, 1e-2, 1e-1), (2.0, 0.5, math.inf), 1e-2, 0.5, 0.1)
+    fig = tuning_figure([result], [path_of(tr)], "tail", 0.0)
+    line, crosses, star = fig.data
+    assert list(line.x) == pytest.approx([1e-3, 1e-2, 1e-1]) and math.isnan(line.y[2])
+    assert list(crosses.x) == [1e-1] and crosses.marker.symbol == "x"
+    assert list(star.x) == [1e-2] and list(star.y) == [0.5] and star.marker.symbol == "star"
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.ticktext) == ["0.001", "0.01", "0.1"]
