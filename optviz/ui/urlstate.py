@@ -21,13 +21,19 @@ def _diff(value: dict, default: dict) -> dict:
                 out[k] = sub
         elif v != d:
             out[k] = v
+    if isinstance(default, dict):
+        # a field the default has and this config lacks (groups switched off, no start): say so with null
+        out.update({k: None for k in default if k not in value})
     return out
 
 
 def _merge(base: dict, extra: dict) -> dict:
     out = dict(base)
     for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        if v is None:
+            out.pop(k, None)  # null: the field is switched off (or back to torch's default)
+        else:
+            out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
