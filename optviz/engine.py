@@ -19,6 +19,9 @@ from .trace import Trace
 DTYPE = torch.float64
 FAR = 1e4           # a point this many domain-widths from the domain's centre has diverged
 NON_ELEMENTWISE_MAX_STARTS = 64
+# Closure work in one run, in evaluations weighted by LBFGS's stored history (its two-loop recursion costs
+# about one evaluation per 8 stored pairs): bounds max_iter/max_eval/history_size chosen to stall a server.
+MAX_CLOSURE_WORK = 40_000
 OnStep = Callable[[int, int], None]
 
 
@@ -132,7 +135,11 @@ def _far_limit(surface) -> tuple[float, float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2, FAR * span
 
 
-def _run_single(config: Config, on_step: OnStep | None) -> Trace:
+class _WorkCap(Exception):
+    """Raised inside the closure when a run has used its closure-work budget."""
+
+
+def _run_single(config: Config, on_step: OnStep | None, work_cap: float = MAX_CLOSURE_WORK) -> Trace:
     t0 = time.perf_counter()
     spec = config.optimizer_spec
     surface = surface_of(config)
@@ -202,7 +209,9 @@ def _run_single(config: Config, on_step: OnStep | None) -> Trace:
                 for p in params:
                     p.grad = p.grad.to_sparse()
 
-        current: dict[str, Any] = {}
+        current: dict[str, Any] = {"work": 0.0}
+        lbfgs_state = opt.state[params[0]] if lbfgs else {}
+        history = groups[0].get("history_size", 0)
 
         def closure():
             x, y = read()
@@ -214,6 +223,12 @@ def _run_single(config: Config, on_step: OnStep | None) -> Trace:
                 gx += xi[0]
                 gy += xi[1]
             write_grad(gx, gy)
+            if lbfgs:  # torch keeps the growing history in a local during step(): bound it by the calls so far
+                current["work"] += 1.0 + min(history, len(lbfgs_state.get("old_dirs", ())) + current["calls"]) / 8
+            else:
+                current["work"] += 1.0
+            if current["work"] > work_cap:
+                raise _WorkCap
             if current["calls"] == 0:
                 current["first"] = (f, fo, gx, gy)
             current["calls"] += 1
@@ -228,6 +243,11 @@ def _run_single(config: Config, on_step: OnStep | None) -> Trace:
             current.update(t=t - 1, calls=0, probes=[])
             try:
                 opt.step(closure)
+            except _WorkCap:
+                diverged_at, message = t, (f"stopped at step {t}: the run reached optviz's cap on closure evaluations (each "
+                                           "LBFGS step() may call the closure max_eval times; lower max_iter, history_size or steps)")
+                lrs.pop(), moms.pop()
+                break
             except Exception as e:  # torch refused mid-run: end cleanly with its message
                 diverged_at, message = t, f"torch stopped at step {t}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                 lrs.pop(), moms.pop()
@@ -304,7 +324,7 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
         if k > NON_ELEMENTWISE_MAX_STARTS:
             raise ConfigError("problem.starts", f"{spec.name} couples the points of a batch ({spec.note}); "
                               f"it runs at most {NON_ELEMENTWISE_MAX_STARTS} starts one by one")
-        return _stack([_run_single(_single(config, s), None) for s in starts], config)
+        return _stack([_run_single(_single(config, s), None, MAX_CLOSURE_WORK / k) for s in starts], config)
     t0 = time.perf_counter()
     record = set(record) if record is not None else {"positions", "losses"}
     final_only = "final" in record
