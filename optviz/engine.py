@@ -244,8 +244,9 @@ def _run_single(config: Config, on_step: OnStep | None, work_cap: float = MAX_CL
             try:
                 opt.step(closure)
             except _WorkCap:
-                diverged_at, message = t, (f"stopped at step {t}: the run reached optviz's cap on closure evaluations (each "
-                                           "LBFGS step() may call the closure max_eval times; lower max_iter, history_size or steps)")
+                diverged_at = t
+                message = (f"stopped at step {t}: the run reached optviz's cap on closure evaluations (each LBFGS "
+                           "step() may call the closure max_eval times; lower max_iter, history_size or steps)")
                 lrs.pop(), moms.pop()
                 break
             except Exception as e:  # torch refused mid-run: end cleanly with its message
