@@ -244,3 +244,10 @@ def test_loss_figure_fast_equals_loss_figure(f_star, log):
     paths = [path_of(tr) for tr in traces]
     slow, fast = loss_figure(paths, f_star, log=log), loss_figure_fast(paths, f_star, log=log)
     assert _plain(json.loads(pio.to_json(fast, validate=False))) == _plain(json.loads(slow.to_json()))
+
+
+def test_a_preset_link_keeps_its_own_hidden_controls():
+    at = page(preset="lr_too_large", hide="momentum")
+    keys = {w.key for w in at.selectbox} | {w.key for w in at.slider}
+    assert "ex.optimizer.name" not in keys and "ex.optimizer.SGD.momentum" not in keys
+    assert set(at.query_params["hide"].split(",")) == {"optimizer", "momentum"}

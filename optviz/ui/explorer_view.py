@@ -14,7 +14,7 @@ from optviz.race import MAX_ENTRIES, MIN_ENTRIES, OBJECTIVES, Race, RaceResult, 
 from optviz.trace import Trace
 from optviz.ui.controls import reset_widgets
 from optviz.ui.runner import cached_run, surface
-from optviz.ui.urlstate import MAX_URL_TEXT
+from optviz.ui.urlstate import MAX_URL_TEXT, hidden_controls
 
 # Figures are cached as objects (st.cache_resource): they are never mutated after building, and pickling a
 # go.Figure (what st.cache_data does) re-validates it on every load, which costs more than the run itself.
@@ -81,15 +81,16 @@ def loss_figure(paths: list[figures.Path], surf):
 # -- URL state -------------------------------------------------------------------------------------
 
 def apply_preset(preset: Preset, key: str, keep_hidden: bool = True) -> None:
-    """Load a preset: forget the page's widgets and put the preset in the URL (used from a button or ?preset=)."""
+    """Load a preset: forget the page's widgets and put the preset in the URL (used from a button or ?preset=).
+    The preset's hidden controls are hidden; a link's own ?hide= is kept too (keep_hidden)."""
     reset_widgets(key)
     loaded = preset.load()
     base = loaded.base if preset.page == "race" else loaded
     want = {"v": str(VERSION), "cfg": base.to_json(), "lesson": preset.key}
     if preset.page == "race":
         want["race"] = json.dumps(loaded.entries_json(), separators=(",", ":"))
-    hidden = set(preset.hidden)
-    if keep_hidden and hidden:
+    hidden = set(preset.hidden) | (hidden_controls() if keep_hidden else set())
+    if hidden:
         want["hide"] = ",".join(sorted(hidden))
     for k, v in preset.view.items():
         want[k] = str(v)
