@@ -42,8 +42,7 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
     zmin = float(np.nanmin(z)) if np.isfinite(z).any() else -1.0
     ticks = [t for t in RATE_TICKS if math.log10(1 - t) >= zmin - 1e-9] or [RATE_TICKS[0]]
     fig.add_trace(go.Heatmap(
-        x=_f32(a), y=_f32(b), z=_f32(z), colorscale="Viridis", reversescale=True, zmin=zmin, zmax=0,
-        customdata=_f32(plane.rates), hovertemplate="α %{x:.4g}, β %{y:.3f}<br>rate %{customdata:.5f}<extra></extra>",
+        x=_f32(a), y=_f32(b), z=_f32(z), colorscale="Viridis", reversescale=True, zmin=zmin, zmax=0, hoverinfo="skip",
         colorbar=dict(title=dict(text="rate", side="right"), tickvals=[math.log10(1 - t) for t in ticks],
                       ticktext=[f"{t:g}" for t in ticks])))
     fig.add_trace(go.Scatter(x=_f32(plane.boundary), y=_f32(b), mode="lines", line=dict(color="#d62728", width=3),
@@ -52,11 +51,13 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
         fig.add_trace(go.Scatter(x=_f32(a), y=_f32(crit), mode="lines", line=dict(color=colour, width=3, dash="dash"),
                                  name=f"critical damping, λ = {lam:.4g}", hoverinfo="skip"))
     if click_grid:
-        na, nb = click_grid
-        ga, gb = np.meshgrid(np.geomspace(a[0], a[-1], na), np.linspace(b[0], b[-1], nb))
+        ia = np.unique(np.linspace(0, len(a) - 1, click_grid[0]).round().astype(int))
+        ib = np.unique(np.linspace(0, len(b) - 1, click_grid[1]).round().astype(int))
+        ga, gb = np.meshgrid(a[ia], b[ib])
         fig.add_trace(go.Scatter(x=_f32(ga.ravel()), y=_f32(gb.ravel()), mode="markers", marker=dict(size=14, opacity=0),
-                                 showlegend=False, name="click",
-                                 hovertemplate="click: α %{x:.4g}, β %{y:.3f}<extra></extra>"))
+                                 showlegend=False, name="click", customdata=_f32(plane.rates[np.ix_(ib, ia)].ravel()),
+                                 hovertemplate="α %{x:.4g}, β %{y:.3f}<br>rate %{customdata:.5f}<br><i>click to run it</i>"
+                                               "<extra></extra>"))
     o, g = plane.optimum, plane.gd
     fig.add_trace(go.Scatter(x=[o.alpha], y=[o.beta], mode="markers", name=f"α*, β* (rate {o.rate:.5f})",
                              marker=dict(symbol="star", size=20, color="gold", line=dict(color="black", width=1.5)),
@@ -219,23 +220,20 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
         z, ztitle = res.steps_to_tol, "steps"
     else:
         z, ztitle = np.where(res.diverged_at >= 0, res.diverged_at, np.nan).astype(float), "diverged at step"
-    div = np.where(res.diverged_at >= 0, res.diverged_at, np.nan)
-    custom = np.stack([res.final_loss, res.steps_to_tol, div], axis=-1)
-    hover = (f"{sw.x.param} %{{x:.4g}}<br>{sw.y.param} %{{y:.4g}}<br>final f − f* %{{customdata[0]:.4g}}"
-             f"<br>steps to {sw.tol:g}: %{{customdata[1]}}<br>diverged at step %{{customdata[2]}}<extra></extra>")
     fig = go.Figure()
     # underneath: light grey where the tolerance was never reached, dark where the run diverged
     fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=(res.diverged_at >= 0).astype(np.float32), zmin=0, zmax=1,
                              colorscale=[[0, NEVER], [0.5, NEVER], [0.5, DIVERGED_COLOUR], [1, DIVERGED_COLOUR]],
                              showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=_f32(z), colorscale="Viridis", customdata=_f32(custom),
-                             hovertemplate=hover, colorbar=dict(title=dict(text=ztitle, side="right"))))
+    fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=_f32(z), colorscale="Viridis", hoverinfo="skip",
+                             colorbar=dict(title=dict(text=ztitle, side="right"))))
     gx, gy = np.meshgrid(res.xs, res.ys)
-    ij = np.stack(np.meshgrid(np.arange(nx), np.arange(ny))[::-1], axis=-1).reshape(-1, 2)
     scatter = go.Scattergl if nx * ny > 4096 else go.Scatter
-    fig.add_trace(scatter(x=_f32(gx.ravel()), y=_f32(gy.ravel()), mode="markers", customdata=ij,
-                          marker=dict(size=max(4, min(16, 640 // max(nx, ny))), opacity=0), showlegend=False,
-                          hovertemplate="click to open this run<extra></extra>", name="cells"))
+    fig.add_trace(scatter(x=_f32(gx.ravel()), y=_f32(gy.ravel()), mode="markers", customdata=_cell_data(res),
+                          marker=dict(size=max(4, min(16, 640 // max(nx, ny))), opacity=0), showlegend=False, name="cells",
+                          hovertemplate=(f"{sw.x.param} %{{x:.4g}}<br>{sw.y.param} %{{y:.4g}}<br>final f − f*: "
+                                         f"%{{customdata[2]}}<br>steps to {sw.tol:g}: %{{customdata[3]}}<br>diverged: "
+                                         "%{customdata[4]}<br><i>click to open this run</i><extra></extra>")))
     for xs, ys, label in curves:
         fig.add_trace(go.Scatter(x=_f32(xs), y=_f32(ys), mode="lines", name=label, hoverinfo="skip",
                                  line=dict(color="#d62728", width=3, dash="dash")))
@@ -255,6 +253,16 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
              "diverged": f"step at which the run diverged (light grey: never, in {sw.config.steps})"}[objective]
     _layout(fig, f"{sw.config.optimizer.name}: {title}; dark grey: diverged", height)
     return fig
+
+
+def _cell_data(res: SweepResult) -> list[list]:
+    """[i, j, final loss, steps to tolerance, diverged] per cell as plain values (the selection event returns them)."""
+    out = []
+    for (i, j), loss in np.ndenumerate(res.final_loss):
+        steps, div = res.steps_to_tol[i, j], int(res.diverged_at[i, j])
+        out.append([i, j, "—" if np.isnan(loss) else f"{loss:.3g}", "never" if np.isnan(steps) else int(steps),
+                    f"at step {div}" if div >= 0 else "no"])
+    return out
 
 
 def _range(v: np.ndarray, log: bool) -> list[float]:

@@ -170,7 +170,7 @@ if mode == "sweep":
     event = st.plotly_chart(sweep_figure(result, objective, marks=marks, curves=curves), key=f"{K}.heat", on_select="rerun",
                             selection_mode="points", width="stretch", theme=None)
     points = [p for p in (event.selection.points if event else []) if "customdata" in p]
-    cell = tuple(points[-1]["customdata"]) if points else result.best()
+    cell = tuple(points[-1]["customdata"][:2]) if points else result.best()
     st.caption(f"{sweep.x.n} × {sweep.y.n} runs × {steps} steps in {result.seconds:.2f} s ({result.method}). "
                "Hover a cell for its numbers; click one to open that run in the Explorer.")
     if cell is not None:
