@@ -94,26 +94,41 @@ def _epoch_ticks(fig: go.Figure, trace: NetTrace, rows: int, cols: int) -> None:
     fig.update_xaxes(title=f"optimizer step ({spe} per epoch)" if spe > 1 else "optimizer step (= epoch)", row=rows)
 
 
-def lr_figure(runs: list[Run], height: int = 460) -> go.Figure:
-    """The lr and momentum/β₁ of each parameter group while each step ran (solid: base, dashed: classifier)."""
-    has_mom = any(np.isfinite(r.trace.momentums).any() for r in runs)
-    fig = make_subplots(rows=2 if has_mom else 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("lr of each group", "momentum / β₁ of each group") if has_mom else ("lr of each group",))
-    for r in runs:
+def lr_figure(runs: list[Run], height_per_row: int = 240) -> go.Figure:
+    """The lr and momentum/β₁ of each parameter group while each step ran (solid: base, dashed: classifier), and the
+    closure calls per step where an optimizer (LBFGS) makes several."""
+    panels = ["lr"]
+    if any(np.isfinite(r.trace.momentums).any() for r in runs):
+        panels.append("momentum")
+    if any(r.trace.evaluations.max(initial=1) > 1 for r in runs):
+        panels.append("evaluations")
+    titles = {"lr": "lr of each group", "momentum": "momentum / β₁ of each group",
+              "evaluations": "closure calls inside each step(closure)"}
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.22 / len(panels),
+                        subplot_titles=[titles[p] for p in panels])
+    row = {p: i + 1 for i, p in enumerate(panels)}
+    for i, r in enumerate(runs):
         tr = r.trace
         idx = _thin(tr.steps)
         steps = idx + 1
         for g, name in enumerate(tr.groups):
-            style = dict(color=r.colour, dash=GROUP_DASH[name], width=3)
+            wide = i == 0 and len(runs) > 1      # the first run drawn wider, so equal values stay visible
+            style = dict(color=r.colour, dash=GROUP_DASH[name], width=5 if wide else 3)
             fig.add_trace(go.Scatter(x=steps, y=_f32(tr.lrs[idx, g]), mode="lines", line_shape="hv", line=style,
                                      name=f"{r.label} · {name}", legendgroup=f"{r.label}{name}"), row=1, col=1)
-            if has_mom and np.isfinite(tr.momentums[:, g]).any():
+            if "momentum" in row and np.isfinite(tr.momentums[:, g]).any():
                 fig.add_trace(go.Scatter(x=steps, y=_f32(tr.momentums[idx, g]), mode="lines", line_shape="hv", line=style,
                                          name=f"{r.label} · {name}", legendgroup=f"{r.label}{name}", showlegend=False),
-                              row=2, col=1)
+                              row=row["momentum"], col=1)
+        if "evaluations" in row:
+            fig.add_trace(go.Bar(x=steps, y=tr.evaluations[idx], marker_color=r.colour, name=f"{r.label} · closure calls",
+                                 showlegend=False), row=row["evaluations"], col=1)
     fig.update_yaxes(title="lr", row=1, col=1, rangemode="tozero")
-    _epoch_ticks(fig, runs[0].trace, 2 if has_mom else 1, 1)
-    return _finish(fig, "what each parameter group ran with (solid: model.base, dashed: model.classifier)", height)
+    _epoch_ticks(fig, runs[0].trace, len(panels), 1)
+    grouped = any(len(r.trace.groups) > 1 for r in runs)
+    title = ("what each parameter group ran with (solid: model.base, dashed: model.classifier)" if grouped
+             else "what the optimizer's one group, model.parameters(), ran with")
+    return _finish(fig, title, height_per_row * len(panels) + 140)
 
 
 def norms_figure(runs: list[Run], height_per_row: int = 300) -> go.Figure:
@@ -198,7 +213,7 @@ def boundary_figure(trace: NetTrace, height: int = 600) -> go.Figure:
     fig.update_xaxes(title="x₁", range=[trace.grid_x[0], trace.grid_x[-1]], constrain="domain")
     fig.update_yaxes(title="x₂", range=[trace.grid_y[0], trace.grid_y[-1]], scaleanchor="x")
     _layout(fig, _frame_title(trace, int(trace.frame_epochs[-1])), height)
-    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1.0, xanchor="left", yanchor="top"))
+    fig.update_layout(legend=dict(x=0.0, xanchor="left", y=1.0, yanchor="bottom"), margin=dict(t=120))
     _animate(fig, frames, redraw=True)
     return fig
 
