@@ -139,8 +139,9 @@ class _WorkCap(Exception):
     """Raised inside the closure when a run has used its closure-work budget."""
 
 
-def _run_single(config: Config, on_step: OnStep | None, work_cap: float = MAX_CLOSURE_WORK) -> Trace:
+def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> Trace:
     t0 = time.perf_counter()
+    work_cap = MAX_CLOSURE_WORK * share  # read at call time, so a test can lower the cap
     spec = config.optimizer_spec
     surface = surface_of(config)
     vg = surface.value_and_grad
@@ -325,7 +326,7 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
         if k > NON_ELEMENTWISE_MAX_STARTS:
             raise ConfigError("problem.starts", f"{spec.name} couples the points of a batch ({spec.note}); "
                               f"it runs at most {NON_ELEMENTWISE_MAX_STARTS} starts one by one")
-        return _stack([_run_single(_single(config, s), None, MAX_CLOSURE_WORK / k) for s in starts], config)
+        return _stack([_run_single(_single(config, s), None, 1.0 / k) for s in starts], config)
     t0 = time.perf_counter()
     record = set(record) if record is not None else {"positions", "losses"}
     final_only = "final" in record
