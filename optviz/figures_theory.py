@@ -58,6 +58,10 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
                                  showlegend=False, name="click", customdata=_f32(plane.rates[np.ix_(ib, ia)].ravel()),
                                  hovertemplate="α %{x:.4g}, β %{y:.3f}<br>rate %{customdata:.5f}<br><i>click to run it</i>"
                                                "<extra></extra>"))
+    ca, cb, cr = plane.current
+    fig.add_trace(go.Scatter(x=[ca], y=[cb], mode="markers", name=f"your setting (rate {cr:.5f})",
+                             marker=dict(symbol="circle", size=18, color=SGD_COLOUR, line=dict(color="white", width=3)),
+                             hovertemplate="α %{x:.4g}, β %{y:.4f}<extra>your setting</extra>"))
     o, g = plane.optimum, plane.gd
     fig.add_trace(go.Scatter(x=[o.alpha], y=[o.beta], mode="markers", name=f"α*, β* (rate {o.rate:.5f})",
                              marker=dict(symbol="star", size=20, color="gold", line=dict(color="black", width=1.5)),
@@ -65,10 +69,6 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
     fig.add_trace(go.Scatter(x=[g.alpha], y=[0.0], mode="markers", name=f"best GD α (rate {g.rate:.5f})",
                              marker=dict(symbol="diamond", size=15, color="white", line=dict(color="black", width=1.5)),
                              hovertemplate="GD best α %{x:.4g}<extra></extra>"))
-    ca, cb, cr = plane.current
-    fig.add_trace(go.Scatter(x=[ca], y=[cb], mode="markers", name=f"your setting (rate {cr:.5f})",
-                             marker=dict(symbol="circle", size=18, color=SGD_COLOUR, line=dict(color="white", width=3)),
-                             hovertemplate="α %{x:.4g}, β %{y:.4f}<extra>your setting</extra>"))
     fig.update_xaxes(**LOG_AXIS, title="learning rate α", range=[math.log10(a[0]), math.log10(a[-1])])
     fig.update_yaxes(title="momentum β", range=[-0.04, 1.0])
     _layout(fig, f"predicted rate max|σ| over (α, β); click to choose — λ = {plane.eigenvalues[0]:.4g}, "
@@ -116,30 +116,35 @@ def paths_figure(qr: QuadraticRun, positions: np.ndarray, surface, height: int =
 
 
 def phase_figure(qr: QuadraticRun, height: int = 460) -> go.Figure:
-    """Buffer vs error along each eigen-direction: torch's momentum_buffer and path against the theory's (y, x)."""
-    titles = [f"q{i + 1}: λ = {qr.eigenvalues[i]:.4g}, rate {qr.direction_rates[i]:.4f}"
-              + (" (complex roots: spiral)" if _complex(qr, i) else " (real roots)") for i in range(2)]
+    """Step vs error along each eigen-direction: torch's momentum_buffer (times α, the step it makes, so both axes
+    are lengths) and path against the theory's (y, x) iterated with R."""
+    titles = [f"q{i + 1}: λ = {qr.eigenvalues[i]:.4g}, rate {qr.direction_rates[i]:.4f} ({_roots(qr, i)})" for i in range(2)]
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.1)
+    a = qr.alpha
     for i in range(2):
         x = qr.errors[1:, i]
-        y = qr.buffers[:, i] if qr.buffers is not None else np.zeros_like(x)
-        fig.add_trace(go.Scatter(x=_f32(qr.predicted_errors[1:, i]), y=_f32(qr.predicted_buffers[:, i]), mode="lines",
+        y = a * qr.buffers[:, i] if qr.buffers is not None else np.zeros_like(x)
+        fig.add_trace(go.Scatter(x=_f32(qr.predicted_errors[1:, i]), y=_f32(a * qr.predicted_buffers[:, i]), mode="lines",
                                  line=dict(color=PREDICTED, width=7), opacity=0.25, name="theory: R applied k times",
                                  showlegend=i == 0, hoverinfo="skip"), row=1, col=i + 1)
-        fig.add_trace(go.Scatter(x=_f32(x), y=_f32(y), mode="markers+lines", name="torch: (error, momentum_buffer)",
+        fig.add_trace(go.Scatter(x=_f32(x), y=_f32(y), mode="markers+lines", name="torch: (error, α · momentum_buffer)",
                                  showlegend=i == 0, line=dict(color=SGD_COLOUR, width=1), marker=dict(size=5),
-                                 hovertemplate="step %{pointNumber}<br>error %{x:.4g}<br>buffer %{y:.4g}<extra></extra>"),
+                                 hovertemplate="step %{pointNumber}<br>error %{x:.4g}<br>α·buffer %{y:.4g}<extra></extra>"),
                       row=1, col=i + 1)
         fig.update_xaxes(title=f"error x along q{i + 1}", row=1, col=i + 1)
-        fig.update_yaxes(title="buffer y" if i == 0 else None, row=1, col=i + 1)
-    _layout(fig, "phase diagrams: momentum buffer vs error, per eigen-direction", height)
+        fig.update_yaxes(title="step α · buffer y" if i == 0 else None, row=1, col=i + 1)
+    _layout(fig, "phase diagrams: the step the buffer makes vs the error, per eigen-direction", height)
     _legend_below(fig, -0.2)
     return fig
 
 
-def _complex(qr: QuadraticRun, i: int) -> bool:
+def _roots(qr: QuadraticRun, i: int) -> str:
+    """Which regime the direction is in: complex roots spiral at rate √β, a double root is critical damping."""
     a = 1 - qr.alpha * qr.eigenvalues[i] + qr.beta
-    return a * a < 4 * qr.beta
+    disc = a * a - 4 * qr.beta
+    if abs(disc) <= 1e-9 * max(a * a, 4 * qr.beta, 1e-300):
+        return "double root: critically damped"
+    return "complex roots: spiral" if disc < 0 else "real roots"
 
 
 def rate_figure(qr: QuadraticRun, height: int = 420) -> go.Figure:
@@ -155,19 +160,24 @@ def rate_figure(qr: QuadraticRun, height: int = 420) -> go.Figure:
                              name="theory: ‖R^k e₀‖"))
     fig.add_trace(go.Scatter(x=k, y=_f32(qr.distances), mode="lines", line=dict(color=SGD_COLOUR, width=2.5),
                              name="torch: ‖w_k − c‖"))
+    # the rate lines pass through the run halfway along its fitted part, so their slopes can be compared with it
+    above = np.nonzero(np.isfinite(qr.distances) & (qr.distances > d0 * 1e-11))[0]
+    m = int(above[-1]) // 2 if above.size else 0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        fig.add_trace(go.Scatter(x=k, y=_f32(d0 * qr.predicted_rate ** k), mode="lines",
+        fig.add_trace(go.Scatter(x=k, y=_f32(qr.distances[m] * qr.predicted_rate ** (k - m)), mode="lines",
                                  line=dict(color="#d62728", dash="dash", width=2),
                                  name=f"predicted rate {qr.predicted_rate:.5f}^k"))
         if np.isfinite(qr.observed):
-            fig.add_trace(go.Scatter(x=k, y=_f32(d0 * qr.observed ** k), mode="lines",
+            fig.add_trace(go.Scatter(x=k, y=_f32(qr.distances[m] * qr.observed ** (k - m)), mode="lines",
                                      line=dict(color="#2ca02c", dash="dot", width=2), name=f"observed rate {qr.observed:.5f}^k"))
     finite = qr.distances[np.isfinite(qr.distances) & (qr.distances > 0)]
     lo = max(float(finite.min()) if finite.size else 1e-16, d0 * 1e-16, 1e-300)
     hi = float(finite.max()) if finite.size else 1.0
     fig.update_yaxes(type="log", exponentformat="power", title="distance to the minimum",
                      range=[math.log10(lo) - 0.5, math.log10(hi) + 0.5])
-    fig.update_xaxes(title="step k")
+    shown = np.nonzero(np.isfinite(qr.distances) & (qr.distances > 0))[0]
+    end = int(shown[-1]) if shown.size else len(k) - 1
+    fig.update_xaxes(title="step k", range=[0, max(1, min(len(k) - 1, math.ceil(1.1 * end)))])
     _layout(fig, f"predicted rate {qr.predicted_rate:.5f} vs observed {qr.observed:.5f}", height)
     _legend_below(fig, -0.22, 140)
     return fig
