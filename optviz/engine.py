@@ -288,7 +288,11 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
             else:
                 row = {k: vec for k, v in opt.state[pxy].items() if (vec := _state_vector(v, 2)) is not None}
             state_rows.append(row)
-            sched_step(t, fo)
+            try:
+                sched_step(t, fo)
+            except Exception as e:  # torch's scheduler refused mid-run (e.g. StepLR(step_size=0)): keep the steps made
+                diverged_at, message = t + 1, f"torch's lr scheduler stopped after step {t}: {_error_line(e)}"
+                break
             if on_step is not None and (t % every == 0 or t == n):
                 on_step(t, n)
         caught = [str(w.message).splitlines()[0] for w in wlist]
@@ -346,6 +350,7 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
     lrs = np.empty((n, len(config.group_names)))
     moms = np.empty((n, len(config.group_names)))
     caught: list[str] = []
+    stopped = ""
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
         params, opt = make_optimizer(config, torch.as_tensor(starts, dtype=DTYPE), batched=True)
@@ -399,7 +404,11 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
                     pos[t].copy_(pxy.detach())
             if config.scheduler is not None:
                 fo = current["Fo"]
-                sched_step(t, float(fo[torch.isfinite(fo)].mean()) if bool(torch.isfinite(fo).any()) else math.inf)
+                try:
+                    sched_step(t, float(fo[torch.isfinite(fo)].mean()) if bool(torch.isfinite(fo).any()) else math.inf)
+                except Exception as e:  # torch's scheduler refused mid-run: the steps made stay, the rest is NaN
+                    stopped = f"; torch's lr scheduler stopped after step {t}: {_error_line(e)}"
+                    break
             if on_step is not None and (t % every == 0 or t == n):
                 on_step(t, n)
         F_end = vgb(X, Y)[0]
@@ -407,6 +416,9 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
             loss[0] = vgb(pos[0, :, 0], pos[0, :, 1])[0]
             pos[1, :, 0], pos[1, :, 1] = X, Y
         loss[-1] = F_end
+        if stopped:
+            rest = slice(1, None) if final_only else slice(t + 1, None)
+            pos[rest], loss[rest], lrs[t:], moms[t:] = math.nan, math.nan, math.nan, math.nan
         caught = [str(w.message).splitlines()[0] for w in wlist]
     del sch
     P, L = pos.numpy(), loss.numpy()
@@ -421,9 +433,13 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
         config=config, groups=config.group_names, positions=P, losses=L,
         grads=None if grads is None else grads.numpy(), lrs=lrs, momentums=moms, state={},
         evaluations=np.ones(n, dtype=np.int64), diverged_at=diverged,
-        message=f"{k} starts × {n} steps; {nd} diverged", warnings=tuple(dict.fromkeys(caught)),
+        message=f"{k} starts × {n} steps; {nd} diverged{stopped}", warnings=tuple(dict.fromkeys(caught)),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _error_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 def _first_bad_rows(P: np.ndarray, L: np.ndarray, cx: float, cy: float, far: float) -> np.ndarray:
