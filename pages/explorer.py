@@ -28,7 +28,7 @@ hidden = hidden_controls()
 with st.sidebar:
     if hidden:
         st.caption(f"This lesson hides: {', '.join(sorted(hidden))}.")
-        st.button("Show all controls", key=f"{KEY}.show_all", on_click=view.show_all_controls, args=(KEY,))
+        st.button("Show all controls", key=f"{KEY}.show_all", on_click=view.show_all_controls)
     raw = config_controls(config, KEY, hidden)
 for note in filter(None, notes):
     st.warning(note, icon=":material/link_off:")

@@ -4,7 +4,7 @@ import json
 import streamlit as st
 
 from optviz.config import ConfigError, parse_config
-from optviz.race import DEFAULT_TOL, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
+from optviz.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
 from optviz.specs import Param
 from optviz.ui import explorer_view as view
 from optviz.ui.controls import entry_controls, problem_controls, seed_control, set_start, start_key, steps_control
@@ -33,14 +33,14 @@ hidden = hidden_controls()
 with st.sidebar:
     if hidden:
         st.caption(f"This lesson hides: {', '.join(sorted(hidden))}.")
-        st.button("Show all controls", key=f"{KEY}.show_all", on_click=view.show_all_controls, args=(KEY,))
+        st.button("Show all controls", key=f"{KEY}.show_all", on_click=view.show_all_controls)
     st.subheader("Surface")
     problem = problem_controls(base.problem, f"{KEY}.problem", hidden, st)
     steps = steps_control(base.steps, KEY, hidden, st)
     seed = base.seed if problem.get("noise", 0) == 0 else seed_control(base.seed, KEY, hidden, st)
     st.subheader(f"Racers ({len(entries)})")
     raw_entries = entry_controls(entries, KEY, hidden, st, on_remove=lambda i: view.remove_entry(KEY, DEFAULT, i))
-    if len(entries) < 6 and "racers" not in hidden:
+    if len(entries) < MAX_ENTRIES and "racers" not in hidden:
         st.button("Add a racer", icon=":material/add:", key=f"{KEY}.add", on_click=view.add_entry, args=(KEY, DEFAULT))
 for note in filter(None, notes):
     st.warning(note, icon=":material/link_off:")

@@ -112,7 +112,8 @@ def take_preset_link(page: str, key: str) -> str | None:
     return None
 
 
-def show_all_controls(key: str) -> None:
+def show_all_controls() -> None:
+    """Callback: drop the lesson's ?hide= so every control shows again."""
     if "hide" in st.query_params:
         del st.query_params["hide"]
 
