@@ -265,14 +265,15 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
     return fig
 
 
-def _cell_data(res: SweepResult) -> list[list]:
-    """[i, j, final loss, steps to tolerance, diverged] per cell as plain values (the selection event returns them)."""
+def _cell_data(res: SweepResult) -> np.ndarray:
+    """[i, j, final loss, steps to tolerance, diverged] per cell, an object array: sent as plain JSON values (not a
+    typed array), which the selection event returns as they are, and validated by plotly in one go."""
     out = []
     for (i, j), loss in np.ndenumerate(res.final_loss):
         steps, div = res.steps_to_tol[i, j], int(res.diverged_at[i, j])
         out.append([i, j, "—" if np.isnan(loss) else f"{loss:.3g}", "never" if np.isnan(steps) else int(steps),
                     f"at step {div}" if div >= 0 else "no"])
-    return out
+    return np.array(out, dtype=object)
 
 
 def _range(v: np.ndarray, log: bool) -> list[float]:
