@@ -116,7 +116,9 @@ def tuning(race, paths, rkey: str, fs) -> None:
     tkey = json.dumps([rkey, tune], sort_keys=True)
     done = st.session_state.get(f"{KEY}.tuned")
     n, k = len(protocol.lrs), len(race.entries)
-    if st.button(f"Run the tuning: {k} racers × {n} learning rates", key=f"{KEY}.tune.run", type="primary"):
+    guess = n * sum(p.trace.seconds for p in paths)     # each racer's own run, once per lr (large lrs may cost more)
+    if st.button(f"Run the tuning: {k} racers × {n} learning rates (about {max(1, round(guess))} s)", key=f"{KEY}.tune.run",
+                 type="primary"):
         bar = st.progress(0.0, text="tuning…")
         found = [tune_entry(c, protocol, label, cached_run,
                             lambda j, i=i, label=label: bar.progress((i * n + j) / (k * n), text=f"tuning {label}…"))
