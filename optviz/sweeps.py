@@ -142,8 +142,8 @@ def parse_sweep(data: Any) -> Sweep:
         raise ConfigError("problem.starts", "a sweep runs from one start point; use problem.start")
     allowed = sweep_params(config.optimizer.name)
     x = _axis(data.get("x", {}), "x", allowed, Axis(), MAX_SWEEP_SIDE)
-    y_default = Axis(next((p for p in ("momentum", "betas[0]", "weight_decay", "alpha") if p in allowed), allowed[-1]),
-                     0.0, 0.99, 32, False)
+    y_default = default_axis(config, next((p for p in ("momentum", "betas[0]", "weight_decay", "alpha") if p in allowed),
+                                          allowed[-1]))
     y = _axis(data.get("y", {}), "y", allowed, y_default, MAX_SWEEP_SIDE)
     if x.param == y.param:
         raise ConfigError("y.param", f"the two axes must sweep different hyperparameters (both are {x.param})")
@@ -153,6 +153,24 @@ def parse_sweep(data: Any) -> Sweep:
     sweep = Sweep(config, x, y, tol)
     _check_cells(sweep)
     return sweep
+
+
+def default_axis(config: Config, param: str, n: int = 32) -> Axis:
+    """A range for sweeping ``param`` that torch accepts: the hyperparameter's UI range, else a band around its value."""
+    spec = config.optimizer_spec
+    p = spec.param(param.split("[")[0])
+    base = float(_get(config.optimizer.options, param))
+    low = p.low if p.low is not None else 0.0
+    high = p.high if p.high is not None else max(1.0, 2 * base)
+    candidates = [(low, high, bool(p.log and low > 0))]
+    if base > 0:
+        candidates.append((base / 2, base * 1.5, False))
+    for lo, hi, log in candidates:
+        axis = Axis(param, lo, hi, n, log)
+        opts = dict(config.optimizer.options)
+        if all(rule.ok(_set(opts, param, float(v))) for v in (lo, hi) for rule in spec.rules):
+            return axis
+    return Axis(param, base, base * 1.01 + 1e-9, n, False)
 
 
 def cell_options(sweep: Sweep) -> list[dict]:
@@ -230,9 +248,11 @@ def run_sweep(sweep: Sweep | dict, on_progress: Progress | None = None) -> Sweep
     k, n = len(options), config.steps
     name = config.optimizer.name
     vectorised = name in RULES
-    if not vectorised and k * n > MAX_GROUPS_WORK:
+    # SparseAdam also turns every gradient into a sparse tensor: ≈ 30× the cost per cell
+    cap = MAX_GROUPS_WORK // (30 if config.optimizer_spec.sparse_grad else 1)
+    if not vectorised and k * n > cap:
         raise ConfigError("x.n", f"{name} has no vectorised sweep, so its {k} cells run one torch group each; keep "
-                          f"cells × steps ≤ {MAX_GROUPS_WORK:,} (now {k * n:,})")
+                          f"cells × steps ≤ {cap:,} (now {k * n:,})")
     start = torch.as_tensor(starts_of(config)[0], dtype=torch.float64)
     (x0, x1), (y0, y1) = surface.domain
     centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2], dtype=torch.float64)

@@ -10,7 +10,7 @@ from optviz.engine import surface_of
 from optviz.figures_theory import OBJECTIVES, basin_figure, percent, sweep_figure
 from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
 from optviz.surfaces import SURFACES
-from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, parse_sweep, run_sweep, sweep_params
+from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, run_sweep, sweep_params
 from optviz.theory import best_momentum, max_stable_lr
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
@@ -57,6 +57,10 @@ def cached_basins(key: str):
     return result
 
 
+def config_of(name: str, options: dict):
+    return parse_config({"optimizer": {"name": name, "options": options}})
+
+
 def _view_from_url() -> tuple[dict, str | None]:
     text = st.query_params.get("view")
     if not text:
@@ -98,7 +102,7 @@ with st.sidebar:
         allowed = [p for p in sweep_params(name) if p != "lr"]
         y0 = view["y"]["param"] if view["y"]["param"] in allowed else allowed[0]
         ypar = st.selectbox("y axis", allowed, index=allowed.index(y0), key=f"{K}.{name}.ypar")
-        yv = view["y"] if ypar == view["y"]["param"] else {"low": 0.0, "high": 0.99, "log": False}
+        yv = view["y"] if ypar == view["y"]["param"] else default_axis(config_of(name, values), ypar).to_dict()
         c1, c2 = st.columns(2)
         lr_lo = c1.number_input("lr from", 1e-8, 10.0, float(view["x"]["low"]), format="%.3g", key=f"{K}.lr_lo")
         lr_hi = c2.number_input("lr to", 1e-8, 10.0, float(view["x"]["high"]), format="%.3g", key=f"{K}.lr_hi")

@@ -6,7 +6,7 @@ from optviz.basins import DIVERGED, NOT_CONVERGED, basin_map, basin_maps, label_
 from optviz.config import ConfigError, parse_config
 from optviz.engine import run
 from optviz.optimizers import ELEMENTWISE
-from optviz.sweeps import cell_config, parse_sweep, run_sweep
+from optviz.sweeps import cell_config, default_axis, parse_sweep, run_sweep, sweep_params
 from optviz.theory import rate_map
 from optviz.vectorised import RULES
 
@@ -86,6 +86,18 @@ def test_sweep_on_a_quadratic_with_a_large_grid_matches_sampled_cells():
     predicted = rate_map(res.xs, res.ys, (1.0, 30.0))
     assert (res.diverged_at[predicted > 1.1] >= 0).all()
     assert (res.diverged_at[predicted < 0.9] < 0).all() and (res.final_loss[predicted < 0.9] < 1e-3).all()
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_default_axes_are_accepted_for_every_sweepable_hyperparameter(name):
+    config = parse_config({"problem": {"surface": "booth", "start": [-7.0, -8.0]}, "optimizer": {"name": name},
+                           "steps": 5})
+    for param in sweep_params(name):
+        if param == "lr":
+            continue
+        axis = default_axis(config, param, n=3)
+        sweep = parse_sweep({"config": config.to_dict(), "x": {"param": "lr", "n": 3}, "y": axis.to_dict()})
+        assert sweep.y.param == param and sweep.y.low < sweep.y.high
 
 
 def test_sweep_caps_and_bad_input_are_config_errors():

@@ -123,6 +123,9 @@ def test_sweep_page_parameter_change_and_basins():
     at.selectbox(key="sw.SGD.ypar").set_value("weight_decay").run()
     assert not at.exception and not at.error
     assert json.loads(at.query_params["view"])["y"]["param"] == "weight_decay"
+    at.selectbox(key="sw.sweep.optimizer").set_value("Rprop").run()       # its axes start from ranges torch accepts
+    assert not at.exception and not at.error
+    assert json.loads(at.query_params["view"])["y"]["param"].startswith("etas")
     at.radio(key="sw.map").set_value("basins").run()
     assert not at.exception and not at.error
     assert at.query_params["map"] == "basins"
