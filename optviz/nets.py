@@ -352,7 +352,7 @@ class NetTrace:
     diverged_at: int | None = None     # epoch
     message: str = ""
     warnings: tuple[str, ...] = ()
-    seconds: float = field(default=0.0, compare=False)
+    seconds: float = field(default=0.0, compare=False)   # model, training and records (not drawing the data)
 
     @property
     def epochs(self) -> int:
@@ -397,8 +397,9 @@ def _grid(config: NetConfig, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | No
 
 
 class _Recorder:
-    """Per-step norms kept as tensors (no .item() per step): per step, one ``_foreach_norm`` over the gradients and one
-    over the update and state tensors; the per-tensor norms are reduced to the two submodules once, at the end."""
+    """Per-step records kept as tensors (no .item() per step). Per step: one ``_foreach_norm`` over the gradients and
+    one over the optimizer's state tensors; the update θ_t − θ_{t−1} lives in one flat vector (the parameters are views
+    of it), so its squared norm per submodule is one matmul. Everything is reduced to the two submodules at the end."""
 
     def __init__(self, model: MLP, optimizer: torch.optim.Optimizer, flat: torch.Tensor, rescan: bool):
         self.params = list(model.parameters())
@@ -408,40 +409,48 @@ class _Recorder:
         n_base_tensors = len(list(model.base.parameters()))
         self.part_of = np.array([0 if i < n_base_tensors else 1 for i in range(len(self.params))])
         self.n_base = sum(self.sizes[:n_base_tensors])
-        self.rescan = rescan                    # LBFGS: its state keys appear as its iterations need them
-        self.layout: tuple[tuple[str, int], ...] | None = None   # (name, parameter index) of each recorded column
-        self.rows: list[tuple[tuple, torch.Tensor]] = []
+        self.onehot = torch.zeros(flat.numel(), 2, dtype=flat.dtype)     # weight k → its submodule
+        self.onehot[: self.n_base, 0] = 1
+        self.onehot[self.n_base:, 1] = 1
+        self.before, self.diff = torch.empty_like(flat), torch.empty_like(flat)
+        self.rescan = rescan                # LBFGS: its state keys appear as its iterations need them
+        self.layout: tuple | None = None
+        self.rows: list[tuple[tuple, torch.Tensor, torch.Tensor]] = []
         self.lrs: list[list[float]] = []
         self.moms: list[list[float]] = []
         self.evaluations: list[int] = []
-        self.before = flat
         self.grad_norms: list[torch.Tensor] = []
 
     def start(self) -> None:
         groups = self.optimizer.param_groups
         self.lrs.append([g["lr"] for g in groups])
         self.moms.append([math.nan if (m := momentum_of(g)) is None else m for g in groups])
-        self.before = self.flat.clone()
+        self.before.copy_(self.flat)
 
     def gradients(self) -> None:
         self.grad_norms = torch._foreach_norm([p.grad for p in self.params])
 
     def finish(self, evaluations: int = 1) -> None:
         if self.layout is None or self.rescan:
-            self.layout, self.tensors = self._scan()
-        update = (self.flat - self.before).split(self.sizes)
-        self.rows.append((self.layout, torch.stack([*self.grad_norms, *torch._foreach_norm([*update, *self.tensors()])])))
+            self.layout, self.per_param, self.flat_states = self._scan()
+        torch.sub(self.flat, self.before, out=self.diff)
+        flat_rows = [self.diff, *self.flat_states()]
+        squares = torch.stack([(v * v) @ self.onehot for v in flat_rows]) if len(flat_rows) > 1 else \
+            ((self.diff * self.diff) @ self.onehot).unsqueeze(0)
+        tensors = self.per_param()
+        state_norms = torch._foreach_norm(tensors) if tensors else []
+        self.rows.append((self.layout, torch.stack([*self.grad_norms, *state_norms]), squares))
         self.evaluations.append(evaluations)
 
     def _scan(self):
         """The tensor states worth a norm: those held per parameter (exp_avg, momentum_buffer, Adafactor's row_var, …)
-        and LBFGS's flat vectors over the whole model (split back into parameters)."""
-        state = self.optimizer.state
+        and LBFGS's flat vectors over the whole model. Returns the layout and two getters over torch's live state."""
+        states = [self.optimizer.state[p] for p in self.params]   # torch updates these dicts in place
         total = self.flat.numel()
         per_param: list[tuple[str, int]] = []
         flat_names: list[str] = []
-        for i, p in enumerate(self.params):
-            for name, v in state[p].items():
+        for i, (p, state) in enumerate(zip(self.params, states, strict=True)):
+            for name, v in state.items():
                 if not torch.is_tensor(v) or v.dim() == 0 or not v.is_floating_point():
                     continue
                 if v.numel() <= p.numel():
@@ -449,22 +458,14 @@ class _Recorder:
                 elif v.numel() == total and i == 0:
                     flat_names.append(name)
         n = len(self.params)
-        layout = (*(("grad", i) for i in range(n)), *(("update", i) for i in range(n)), *per_param,
-                  *((name, i) for name in flat_names for i in range(n)))
-        p0 = self.params[0]
-
-        def tensors() -> list[torch.Tensor]:
-            out = [state[self.params[i]][name] for name, i in per_param]
-            for name in flat_names:
-                out.extend(state[p0][name].split(self.sizes))
-            return out
-
-        return layout, tensors
+        layout = (tuple(("grad", i) for i in range(n)) + tuple(per_param), ("update", *flat_names))
+        return (layout, lambda: [states[i][name] for name, i in per_param],
+                lambda: [states[0][name].reshape(-1) for name in flat_names])
 
     def arrays(self) -> dict[str, Any]:
         """Per step and submodule: ‖(a, b, …)‖ = √(‖a‖² + ‖b‖² + …) over the submodule's tensors."""
         n, g = len(self.rows), len(self.optimizer.param_groups)
-        names = dict.fromkeys(name for layout, _ in self.rows for name, _ in layout)
+        names = dict.fromkeys(name for (cols, flats), _, _ in self.rows for name in (*(c for c, _ in cols), *flats))
         sq = {name: np.full((n, 2), np.nan) for name in names}
         start = 0
         while start < n:                    # consecutive rows that share a layout are reduced together
@@ -472,11 +473,15 @@ class _Recorder:
             stop = start
             while stop < n and self.rows[stop][0] is layout:
                 stop += 1
-            block = torch.stack([r for _, r in self.rows[start:stop]]).numpy() ** 2
-            for name in dict.fromkeys(nm for nm, _ in layout):
+            cols, flats = layout
+            block = torch.stack([r for _, r, _ in self.rows[start:stop]]).numpy() ** 2
+            grouped = torch.stack([f for _, _, f in self.rows[start:stop]]).numpy()
+            for name in dict.fromkeys(c for c, _ in cols):
                 sq[name][start:stop] = 0.0
-            for j, (name, i) in enumerate(layout):
+            for j, (name, i) in enumerate(cols):
                 sq[name][start:stop, self.part_of[i]] += block[:, j]
+            for j, name in enumerate(flats):
+                sq[name][start:stop] = grouped[:, j]
             start = stop
         norms = {name: np.sqrt(v) for name, v in sq.items()}
         empty = np.zeros((0, 2))
@@ -492,9 +497,9 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
     if not isinstance(config, NetConfig):
         config = parse_net_config(config)
     torch.set_num_threads(1)    # tiny tensors: extra threads only add contention
-    t0 = time.perf_counter()
     E = config.epochs
     X_train, y_train, X_test, y_test = tensors(config)
+    t0 = time.perf_counter()
     model = build_model(config)
     flat = flat_parameters(model)
     loss_fn = loss_function(config)
