@@ -31,12 +31,12 @@ with st.sidebar:
         st.button("Show all controls", key=f"{KEY}.show_all", on_click=view.show_all_controls)
     raw = config_controls(config, KEY, hidden)
 for note in filter(None, notes):
-    st.warning(note, icon=":material/link_off:")
+    st.warning(view.md(note), icon=":material/link_off:")
 
 try:
     config = parse_config(raw)
 except ConfigError as e:
-    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon=":material/block:")
+    st.error(f"These settings can't run — **{view.md(e.field or 'settings')}**: {view.md(e.message)}", icon=":material/block:")
     st.stop()
 
 key = config.key()
@@ -46,10 +46,10 @@ view.lesson_note(lesson)
 
 trace = cached_run(config)
 if trace.diverged_at is not None:
-    st.warning(f"**Step {trace.diverged_at}: {trace.message}.** The plots show the path up to step {trace.steps}.",
+    st.warning(f"**{view.md(trace.message[:1].upper() + trace.message[1:])}.** The plots show the path up to step {trace.steps}.",
                icon=":material/warning:")
 for w in trace.warnings:
-    st.caption(f"torch warned: {w}")
+    st.caption(f"torch warned: {view.md(w)}")
 
 start_widget = start_key(f"{KEY}.problem", raw["problem"])
 

@@ -43,13 +43,13 @@ with st.sidebar:
     if len(entries) < MAX_ENTRIES and "racers" not in hidden:
         st.button("Add a racer", icon=":material/add:", key=f"{KEY}.add", on_click=view.add_entry, args=(KEY, DEFAULT))
 for note in filter(None, notes):
-    st.warning(note, icon=":material/link_off:")
+    st.warning(view.md(note), icon=":material/link_off:")
 
 try:
     base = parse_config({"problem": problem, "optimizer": DEFAULT.base.to_dict()["optimizer"], "steps": steps, "seed": seed})
     race = parse_race({"base": base.to_dict(), "entries": raw_entries})
 except ConfigError as e:
-    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon=":material/block:")
+    st.error(f"These settings can't run — **{view.md(e.field or 'settings')}**: {view.md(e.message)}", icon=":material/block:")
     st.stop()
 
 rkey = view.race_key(race)
@@ -62,7 +62,7 @@ paths = view.race_paths(race, traces)
 surf = surface(race.base)
 for p in paths:
     if p.trace.diverged_at is not None:
-        st.warning(f"**{p.label}**: {p.trace.message}. Its path ends there.", icon=":material/warning:")
+        st.warning(f"**{view.md(p.label)}**: {view.md(p.trace.message)}. Its path ends there.", icon=":material/warning:")
 
 start_widget = start_key(f"{KEY}.problem", problem)
 
@@ -109,7 +109,7 @@ def tuning(race, paths, rkey: str, fs) -> None:
     try:
         protocol = TuneProtocol(lr_grid(low, high, per_decade), race.base.steps, race.base.seed, objective)
     except ConfigError as e:
-        st.error(f"This lr grid can't run: {e.message}", icon=":material/block:")
+        st.error(f"This lr grid can't run: {view.md(e.message)}", icon=":material/block:")
         return
     st.markdown(f"**Protocol.** For every racer, {protocol.describe()} Each lr is its own torch run (lr is a per-group "
                 "setting, so one optimizer cannot give each start its own lr); runs are cached, so asking again is instant.")

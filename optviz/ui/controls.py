@@ -29,7 +29,7 @@ SEED = Param("seed", "int", 0, "Seed of the gradient noise: the same seed gives 
 def _surface_label(k: str) -> str:
     if k == CUSTOM:
         return "Your own formula f(x, y)"
-    return "Quadratic bowl (choose λ₁, λ₂, angle)" if k == "quadratic" else SURFACES[k].label
+    return "Quadratic (your λ₁, λ₂, angle)" if k == "quadratic" else SURFACES[k].label
 
 
 def problem_controls(problem: Problem, key: str, hidden: set[str], container=st) -> dict:

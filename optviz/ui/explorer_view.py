@@ -78,6 +78,14 @@ def loss_figure(paths: list[figures.Path], surf):
     return figures.FrozenFigure(spec)
 
 
+MD_SPECIAL = set("\\`*_{}[]<>()#+-.!|~$")
+
+
+def md(text: str) -> str:
+    """Text shown literally inside markdown: messages quote user input and torch (``__import__``, ``*``, ``$``)."""
+    return "".join("\\" + c if c in MD_SPECIAL else c for c in str(text))
+
+
 # -- URL state -------------------------------------------------------------------------------------
 
 def apply_preset(preset: Preset, key: str, keep_hidden: bool = True) -> None:
