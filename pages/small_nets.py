@@ -1,4 +1,6 @@
 """Small Nets: a tiny MLP trained by real torch.optim with per-group options, watched epoch by epoch."""
+import json
+
 import streamlit as st
 
 from optviz.figures_nets import boundary_figure, landscape_figure, lr_figure, metrics_figure, norms_figure, runs_of
@@ -99,8 +101,11 @@ for kind, box in zip(tab_names, tabs, strict=True):
                 with st.expander(f"Standalone script for {r.label}", expanded=len(runs) == 1):
                     st.caption("Reproduces this training exactly and prints the metrics of every epoch as JSON.")
                     st.code(script, language="python")
-                    st.download_button("⬇ script (.py)", script, f"small_net_{r.label[0]}.py", "text/x-python",
+                    c1, c2 = st.columns(2)
+                    c1.download_button("⬇ script (.py)", script, f"small_net_{r.label[0]}.py", "text/x-python",
                                        key=f"{KEY}.dl.{r.label}", on_click="ignore")
+                    c2.download_button("⬇ metrics (.json)", json.dumps(r.trace.metrics()), f"small_net_{r.label[0]}.json",
+                                       "application/json", key=f"{KEY}.dl_json.{r.label}", on_click="ignore")
 
 write_state(config, DEFAULT, other, plane)
 st.markdown(
