@@ -23,7 +23,7 @@ st.markdown(
 
 
 def _state_from(config) -> dict:
-    o = config.problem.options
+    o = {"eigenvalues": (1.0, 10.0), "angle": 30.0, "center": (0.0, 0.0), **config.problem.options}
     (l1, l2), (cx, cy), (sx, sy) = o["eigenvalues"], o["center"], config.problem.start
     return {"l1": l1, "l2": l2, "angle": o["angle"], "cx": cx, "cy": cy, "sx": sx, "sy": sy,
             "alpha": config.optimizer.options["lr"], "beta": config.optimizer.options["momentum"], "steps": config.steps}
@@ -34,9 +34,18 @@ def _set(**values) -> None:
         st.session_state[f"{K}.{k}"] = float(v) if k != "steps" else int(v)
 
 
+def _fits(config) -> bool:
+    """The link is a bowl and an SGD setting within this lab's controls."""
+    if config.problem.surface != "quadratic" or config.optimizer.name != "SGD" or config.problem.start is None:
+        return False
+    s = _state_from(config)
+    return (all(1e-6 <= s[k] <= 1e6 for k in ("l1", "l2")) and -90 <= s["angle"] <= 90 and 1e-8 <= s["alpha"] <= 1e7
+            and 0 <= s["beta"] <= 0.999999 and 10 <= s["steps"] <= 2000)
+
+
 config, warning = read_config(DEFAULT)
-if config.problem.surface != "quadratic" or config.optimizer.name != "SGD" or config.problem.start is None:
-    config, warning = DEFAULT, "This link is not a quadratic with SGD; showing the defaults."
+if not _fits(config):
+    config, warning = DEFAULT, "This link is not a bowl-shaped quadratic with SGD within this lab's ranges; showing the defaults."
 if f"{K}.init" not in st.session_state:
     _set(**_state_from(config))
     st.session_state[f"{K}.init"] = True
@@ -60,6 +69,8 @@ def _load() -> None:
         lq = local_quadratic(SURFACES[src], (s[f"{K}.px.{src}"], s[f"{K}.py.{src}"]))
         if not lq.is_bowl:
             raise ValueError(f"its Hessian has a negative eigenvalue ({lq.eigenvalues[0]:.3g}): a saddle, not a bowl")
+        if not 1e-6 <= lq.eigenvalues[0] <= lq.eigenvalues[1] <= 1e6:
+            raise ValueError(f"its eigenvalues ({lq.eigenvalues[0]:.3g}, {lq.eigenvalues[1]:.3g}) are outside 1e-6 … 1e6")
     except ValueError as e:
         s[f"{K}.note"] = f"Can't load that point: {e}"
         return
@@ -74,7 +85,8 @@ def _load() -> None:
 def _picked() -> None:
     points = st.session_state[f"{K}.plane"].selection.points
     if points:
-        _set(alpha=float(f"{points[-1]['x']:.4g}"), beta=min(0.999, max(0.0, round(float(points[-1]["y"]), 4))))
+        x, y = float(points[-1]["x"]), float(points[-1]["y"])
+        _set(alpha=min(1e7, max(1e-8, float(f"{x:.4g}"))), beta=min(0.999999, max(0.0, round(y, 4))))
 
 
 with st.sidebar:
@@ -98,8 +110,8 @@ with st.sidebar:
         c2.number_input("at y", value=float(m[1]), format="%.6g", key=f"{K}.py.{src.key}")
         st.button("Load its Hessian", on_click=_load, key=f"{K}.load", help="Autograd Hessian at that point.")
     st.header("torch.optim.SGD")
-    st.number_input("learning rate α", min_value=1e-8, max_value=100.0, format="%.5g", step=1e-3, key=f"{K}.alpha")
-    st.number_input("momentum β", min_value=0.0, max_value=0.999, format="%.5f", step=0.01, key=f"{K}.beta")
+    st.number_input("learning rate α", min_value=1e-8, max_value=1e7, format="%.5g", step=1e-3, key=f"{K}.alpha")
+    st.number_input("momentum β", min_value=0.0, max_value=0.999999, format="%.6g", step=0.01, key=f"{K}.beta")
     st.slider("steps", 10, 2000, step=10, key=f"{K}.steps")
     c1, c2 = st.columns(2)
     c1.button("Jump to α*, β*", on_click=_jump, args=(True,), key=f"{K}.jump", type="primary")

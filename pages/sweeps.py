@@ -61,6 +61,10 @@ def config_of(name: str, options: dict):
     return parse_config({"optimizer": {"name": name, "options": options}})
 
 
+def _number(v, lo: float, hi: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi    # False for NaN too
+
+
 def _view_from_url() -> tuple[dict, str | None]:
     text = st.query_params.get("view")
     if not text:
@@ -72,6 +76,14 @@ def _view_from_url() -> tuple[dict, str | None]:
             raise ValueError("unknown view settings")
         if not (isinstance(view["n"], int) and 2 <= view["n"] <= MAX_BASIN_SIDE):
             raise ValueError("bad basin grid")
+        for ax in (view["x"], view["y"]):
+            if not (isinstance(ax, dict) and set(ax) == set(VIEW["x"]) and isinstance(ax["param"], str)
+                    and isinstance(ax["log"], bool) and isinstance(ax["n"], int) and 8 <= ax["n"] <= MAX_SWEEP_SIDE
+                    and all(_number(ax[k], -1e6, 1e6) for k in ("low", "high"))):
+                raise ValueError("bad axis")
+        if not (_number(view["x"]["low"], 1e-8, 10) and _number(view["x"]["high"], 1e-8, 10)
+                and _number(view["tol"], 1e-14, 1e3) and all(_number(v, -1e6, 1e6) for v in view["compare_options"].values())):
+            raise ValueError("a number out of range")
         return view, None
     except (ValueError, TypeError, RecursionError) as e:
         return dict(VIEW), f"The link's map settings could not be read ({e}); showing the defaults."

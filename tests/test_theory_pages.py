@@ -79,7 +79,10 @@ def test_lab_jump_and_local_quadratic(lab):
 
 @pytest.mark.parametrize("query", [{"v": "1", "cfg": '{"optimizer":{"options":{"lr":"abc"}}}'},
                                    {"v": "7", "cfg": "{}"},
-                                   {"v": "1", "cfg": '{"problem":{"surface":"rosenbrock"}}'}])
+                                   {"v": "1", "cfg": '{"problem":{"surface":"rosenbrock"}}'},
+                                   {"v": "1", "cfg": '{"problem":{"options":{"eigenvalues":[-1, 10]}}}'},
+                                   {"v": "1", "cfg": '{"steps": 5000}'},
+                                   {"v": "1", "cfg": '{"problem":{"options":{"angle": 400}}}'}])
 def test_lab_tampered_url_shows_defaults_and_a_warning(query):
     at = page("quadratic_lab.py", **query)
     assert not at.exception and len(at.warning) == 1
@@ -140,7 +143,12 @@ def test_sweep_page_parameter_change_and_basins():
 @pytest.mark.parametrize("query", [{"view": "{not json", "cfg": "{}"},
                                    {"view": json.dumps({**SMALL_VIEW, "n": 10**6})},
                                    {"cfg": '{"steps": 99999}', "view": json.dumps(SMALL_VIEW)},
-                                   {"map": "elsewhere", "view": json.dumps(SMALL_VIEW)}])
+                                   {"map": "elsewhere", "view": json.dumps(SMALL_VIEW)},
+                                   {"view": json.dumps({**SMALL_VIEW, "x": {**SMALL_VIEW["x"], "n": 1000}})},
+                                   {"view": json.dumps({**SMALL_VIEW, "y": {**SMALL_VIEW["y"], "low": float("nan")}})},
+                                   {"view": json.dumps({**SMALL_VIEW, "tol": "small"})},
+                                   {"map": "basins", "view": json.dumps({**SMALL_VIEW, "compare": "SGD",
+                                                                        "compare_options": {"lr": [1]}})}])
 def test_sweep_page_tampered_url_shows_defaults_and_a_warning(query):
     at = page("sweeps.py", **query)
     assert not at.exception and not at.error
