@@ -62,7 +62,8 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}\n")
     trace = train(config)     # warm-up: imports, allocator
     print(f"target: {config.epochs} epochs × {config.steps_per_epoch} mini-batches = {trace.steps} Adam steps, "
-          f"{len(trace.frame_epochs)} boundary frames, {trace.snapshots.shape[0]} weight snapshots of {trace.snapshots.shape[1]}\n")
+          f"{len(trace.frame_epochs)} boundary frames, {trace.snapshots.shape[0]} weight snapshots of "
+          f"{trace.snapshots.shape[1]}\n")
 
     def end_to_end() -> None:
         tr = train(config)

@@ -592,7 +592,7 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
         steps = (f"{done} full-batch steps ({int(arrays['evaluations'].sum())} closure calls)" if config.full_batch
                  else f"{done} epochs × {spe} step{'s' if spe > 1 else ''}")
         message = f"{steps}; final train loss {m[-1, 0]:.4g}, test {('R²' if regression else 'accuracy')} {m[-1, 3]:.3g}"
-    frames_np = (torch.stack(frames).numpy() if frames else np.zeros((0,))).astype(np.float32)
+    frames_np = np.clip(torch.stack(frames).numpy(), -1e30, 1e30).astype(np.float32)    # float32 for the browser
     return NetTrace(
         config=config, groups=config.group_names,
         train_loss=m[:, 0], test_loss=m[:, 1], train_score=m[:, 2], test_score=m[:, 3], **arrays,
