@@ -10,7 +10,7 @@ import torch
 
 from .optimizers import OptimizerSpec, get_optimizer
 from .schedulers import MAX_CHILDREN, SchedulerSpec, build_scheduler, get_scheduler
-from .specs import ConfigError, Param, coerce
+from .specs import ConfigError, Param, coerce, shown
 
 VERSION = 1
 MAX_STEPS = 10_000
@@ -265,7 +265,7 @@ def _parse_problem(p: dict) -> Problem:
     else:
         surface = str(p.get("surface", "rosenbrock"))
         if surface not in SURFACES:
-            raise ConfigError("problem.surface", f"unknown surface {surface!r}; choose one of: {', '.join(SURFACES)}")
+            raise ConfigError("problem.surface", f"unknown surface {shown(surface)}; choose one of: {', '.join(SURFACES)}")
         if p.get("options"):
             if surface != "quadratic":
                 raise ConfigError("problem.options", f"surface {surface!r} takes no options")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .specs import ConfigError, Param, Rule
+from .specs import ConfigError, Param, Rule, shown
 
 # -- shared hyperparameters ------------------------------------------------------------------------
 
@@ -273,7 +273,7 @@ def get_optimizer(name: str) -> OptimizerSpec:
     for spec in OPTIMIZERS.values():
         if name.lower() in (spec.key, spec.name.lower()):
             return spec
-    raise ConfigError("optimizer.name", f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    raise ConfigError("optimizer.name", f"unknown optimizer {shown(name)}; choose one of: {', '.join(OPTIMIZERS)}")
 
 
 def momentum_of(group: dict) -> float | None:

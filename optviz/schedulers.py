@@ -8,7 +8,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from .expr import ExpressionError, compile_expression
-from .specs import ConfigError, Param
+from .specs import ConfigError, Param, shown
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def get_scheduler(name: str) -> SchedulerSpec:
     for spec in SCHEDULERS.values():
         if name.lower() in (spec.key, spec.name.lower()):
             return spec
-    raise ConfigError("scheduler.name", f"unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}")
+    raise ConfigError("scheduler.name", f"unknown scheduler {shown(name)}; choose one of: {', '.join(SCHEDULERS)}")
 
 
 def compile_lambda(text: str, field: str):

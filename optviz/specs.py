@@ -10,9 +10,24 @@ class ConfigError(ValueError):
     """A user-facing problem with a config; `field` names the JSON path (e.g. ``optimizer.options.lr``)."""
 
     def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}" if field else message)
+        # a tampered link can put kilobytes where a name or number belongs: never echo more than a line of it
+        self.field = _clip(field, MAX_FIELD_TEXT)
+        self.message = _clip(message, MAX_MESSAGE_TEXT)
+        super().__init__(f"{self.field}: {self.message}" if self.field else self.message)
+
+
+MAX_FIELD_TEXT = 120
+MAX_MESSAGE_TEXT = 300
+
+
+def _clip(text: str, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """repr of a user's value for a message, shortened."""
+    return _clip(repr(value), limit)
 
 
 @dataclass(frozen=True)
@@ -58,26 +73,26 @@ def coerce(param: Param, value: Any, field: str) -> Any:
             return value
         if value in (0, 1, "true", "false", "True", "False"):
             return value in (1, "true", "True")
-        raise ConfigError(field, f"expected true or false, got {value!r}")
+        raise ConfigError(field, f"expected true or false, got {shown(value)}")
     if k == "choice":
         if value in param.choices:
             return value
-        raise ConfigError(field, f"expected one of {', '.join(map(repr, param.choices))}, got {value!r}")
+        raise ConfigError(field, f"expected one of {', '.join(map(repr, param.choices))}, got {shown(value)}")
     if k == "float":
         return _float(value, field)
     if k == "int":
         v = _float(value, field)
         if v != int(v):
-            raise ConfigError(field, f"expected a whole number, got {value!r}")
+            raise ConfigError(field, f"expected a whole number, got {shown(value)}")
         return int(v)
     if k == "pair":
         if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise ConfigError(field, f"expected two numbers [a, b], got {value!r}")
+            raise ConfigError(field, f"expected two numbers [a, b], got {shown(value)}")
         a = None if value[0] is None and param.nullable else _float(value[0], field + "[0]")
         return (a, _float(value[1], field + "[1]"))
     if k == "intlist":
         if not isinstance(value, (list, tuple)) or len(value) > 100:
-            raise ConfigError(field, f"expected a list of whole numbers (at most 100), got {value!r}")
+            raise ConfigError(field, f"expected a list of whole numbers (at most 100), got {shown(value)}")
         out = [coerce(Param(param.name, "int", 0, ""), v, f"{field}[{i}]") for i, v in enumerate(value)]
         return out
     if k == "text":
@@ -85,19 +100,19 @@ def coerce(param: Param, value: Any, field: str) -> Any:
             return value
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value) and 1 <= len(value) <= 2:
             return list(value)
-        raise ConfigError(field, f"expected an expression text, got {value!r}")
+        raise ConfigError(field, f"expected an expression text, got {shown(value)}")
     raise ConfigError(field, f"unsupported kind {k}")
 
 
 def _float(value: Any, field: str) -> float:
     if isinstance(value, bool) or not (_is_number(value) or isinstance(value, str)):
-        raise ConfigError(field, f"expected a number, got {value!r}")
+        raise ConfigError(field, f"expected a number, got {shown(value)}")
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(field, f"expected a number, got {value!r}") from None
+        raise ConfigError(field, f"expected a number, got {shown(value)}") from None
     if math.isnan(v) or math.isinf(v):
-        raise ConfigError(field, f"expected a finite number, got {value!r}")
+        raise ConfigError(field, f"expected a finite number, got {shown(value)}")
     return v
 
 
