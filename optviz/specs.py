@@ -22,6 +22,8 @@ MAX_MESSAGE_TEXT = 300
 
 def _clip(text: str, limit: int) -> str:
     text = str(text)
+    if not text.isprintable():  # line breaks and control characters from a link are shown escaped, on one line
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
