@@ -397,9 +397,10 @@ def _grid(config: NetConfig, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | No
 
 
 class _Recorder:
-    """Per-step records kept as tensors (no .item() per step). Per step: one ``_foreach_norm`` over the gradients and
-    one over the optimizer's state tensors; the update θ_t − θ_{t−1} lives in one flat vector (the parameters are views
-    of it), so its squared norm per submodule is one matmul. Everything is reduced to the two submodules at the end."""
+    """Per-step records kept as tensors (no .item() per step). Per step: one ``_foreach_norm`` over the gradients before
+    step() and one over the update θ_t − θ_{t−1} and the optimizer's state tensors after it (the parameters are views of
+    one flat vector, so the update is one subtraction into a buffer whose per-parameter views are made once). The 0-d
+    norms are stacked once per epoch and reduced to the two submodules at the end."""
 
     def __init__(self, model: MLP, optimizer: torch.optim.Optimizer, flat: torch.Tensor, rescan: bool):
         self.params = list(model.parameters())
@@ -409,13 +410,12 @@ class _Recorder:
         n_base_tensors = len(list(model.base.parameters()))
         self.part_of = np.array([0 if i < n_base_tensors else 1 for i in range(len(self.params))])
         self.n_base = sum(self.sizes[:n_base_tensors])
-        self.onehot = torch.zeros(flat.numel(), 2, dtype=flat.dtype)     # weight k → its submodule
-        self.onehot[: self.n_base, 0] = 1
-        self.onehot[self.n_base:, 1] = 1
         self.before, self.diff = torch.empty_like(flat), torch.empty_like(flat)
+        self.update_views = list(self.diff.split(self.sizes))
         self.rescan = rescan                # LBFGS: its state keys appear as its iterations need them
-        self.layout: tuple | None = None
-        self.rows: list[tuple[tuple, torch.Tensor, torch.Tensor]] = []
+        self.layout: tuple[tuple[str, int], ...] | None = None
+        self.pending: list[torch.Tensor] = []
+        self.blocks: list[tuple[tuple, torch.Tensor]] = []     # (layout, (steps, columns) norms)
         self.lrs: list[list[float]] = []
         self.moms: list[list[float]] = []
         self.evaluations: list[int] = []
@@ -432,19 +432,24 @@ class _Recorder:
 
     def finish(self, evaluations: int = 1) -> None:
         if self.layout is None or self.rescan:
-            self.layout, self.per_param, self.flat_states = self._scan()
+            layout, self.state_tensors = self._scan()
+            if layout != self.layout:
+                self.flush()
+                self.layout = layout
         torch.sub(self.flat, self.before, out=self.diff)
-        flat_rows = [self.diff, *self.flat_states()]
-        squares = torch.stack([(v * v) @ self.onehot for v in flat_rows]) if len(flat_rows) > 1 else \
-            ((self.diff * self.diff) @ self.onehot).unsqueeze(0)
-        tensors = self.per_param()
-        state_norms = torch._foreach_norm(tensors) if tensors else []
-        self.rows.append((self.layout, torch.stack([*self.grad_norms, *state_norms]), squares))
+        self.pending += self.grad_norms
+        self.pending += torch._foreach_norm([*self.update_views, *self.state_tensors()])
         self.evaluations.append(evaluations)
+
+    def flush(self) -> None:
+        """Stack the pending 0-d norms into one (steps, columns) block (once per epoch keeps memory flat)."""
+        if self.pending:
+            self.blocks.append((self.layout, torch.stack(self.pending).reshape(-1, len(self.layout))))
+            self.pending = []
 
     def _scan(self):
         """The tensor states worth a norm: those held per parameter (exp_avg, momentum_buffer, Adafactor's row_var, …)
-        and LBFGS's flat vectors over the whole model. Returns the layout and two getters over torch's live state."""
+        and LBFGS's flat vectors over the whole model (split back into parameters)."""
         states = [self.optimizer.state[p] for p in self.params]   # torch updates these dicts in place
         total = self.flat.numel()
         per_param: list[tuple[str, int]] = []
@@ -458,30 +463,31 @@ class _Recorder:
                 elif v.numel() == total and i == 0:
                     flat_names.append(name)
         n = len(self.params)
-        layout = (tuple(("grad", i) for i in range(n)) + tuple(per_param), ("update", *flat_names))
-        return (layout, lambda: [states[i][name] for name, i in per_param],
-                lambda: [states[0][name].reshape(-1) for name in flat_names])
+        layout = (*(("grad", i) for i in range(n)), *(("update", i) for i in range(n)), *per_param,
+                  *((name, i) for name in flat_names for i in range(n)))
+
+        def tensors() -> list[torch.Tensor]:
+            out = [states[i][name] for name, i in per_param]
+            for name in flat_names:
+                out += states[0][name].split(self.sizes)
+            return out
+
+        return layout, tensors
 
     def arrays(self) -> dict[str, Any]:
         """Per step and submodule: ‖(a, b, …)‖ = √(‖a‖² + ‖b‖² + …) over the submodule's tensors."""
-        n, g = len(self.rows), len(self.optimizer.param_groups)
-        names = dict.fromkeys(name for (cols, flats), _, _ in self.rows for name in (*(c for c, _ in cols), *flats))
+        self.flush()
+        n, g = len(self.evaluations), len(self.optimizer.param_groups)
+        names = dict.fromkeys(name for layout, _ in self.blocks for name, _ in layout)
         sq = {name: np.full((n, 2), np.nan) for name in names}
         start = 0
-        while start < n:                    # consecutive rows that share a layout are reduced together
-            layout = self.rows[start][0]
-            stop = start
-            while stop < n and self.rows[stop][0] is layout:
-                stop += 1
-            cols, flats = layout
-            block = torch.stack([r for _, r, _ in self.rows[start:stop]]).numpy() ** 2
-            grouped = torch.stack([f for _, _, f in self.rows[start:stop]]).numpy()
-            for name in dict.fromkeys(c for c, _ in cols):
+        for layout, block in self.blocks:
+            stop = start + len(block)
+            b2 = block.numpy() ** 2
+            for name in dict.fromkeys(name for name, _ in layout):
                 sq[name][start:stop] = 0.0
-            for j, (name, i) in enumerate(cols):
-                sq[name][start:stop, self.part_of[i]] += block[:, j]
-            for j, name in enumerate(flats):
-                sq[name][start:stop] = grouped[:, j]
+            for j, (name, i) in enumerate(layout):
+                sq[name][start:stop, self.part_of[i]] += b2[:, j]
             start = stop
         norms = {name: np.sqrt(v) for name, v in sq.items()}
         empty = np.zeros((0, 2))
@@ -566,6 +572,7 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
                         rec.finish()
                         if per_step:
                             scheduler.step(loss.detach()) if needs_metric else scheduler.step()
+                rec.flush()
                 if not observe(epoch):
                     diverged_at = epoch
                     message = (f"diverged in epoch {epoch}: the training loss is no longer finite or grew more than "
