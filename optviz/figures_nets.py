@@ -88,10 +88,10 @@ def metrics_figure(runs: list[Run], height: int = 420) -> go.Figure:
 
 # -- per step ------------------------------------------------------------------------------------------
 
-def _epoch_ticks(fig: go.Figure, trace: NetTrace, rows: int, cols: int) -> None:
-    """Label the step axes in epochs too (steps_per_epoch steps each)."""
-    spe = trace.config.steps_per_epoch
-    fig.update_xaxes(title=f"optimizer step ({spe} per epoch)" if spe > 1 else "optimizer step (= epoch)", row=rows)
+def _step_axis(fig: go.Figure, runs: list[Run], row: int) -> None:
+    """Title the bottom row's axis: epochs, with a point per optimizer step."""
+    per = sorted({r.trace.config.steps_per_epoch for r in runs})
+    fig.update_xaxes(title=f"epoch (a point per optimizer step: {' or '.join(map(str, per))} per epoch)", row=row)
 
 
 def lr_figure(runs: list[Run], height_per_row: int = 240) -> go.Figure:
@@ -110,7 +110,7 @@ def lr_figure(runs: list[Run], height_per_row: int = 240) -> go.Figure:
     for i, r in enumerate(runs):
         tr = r.trace
         idx = _thin(tr.steps)
-        steps = idx + 1
+        steps = (idx + 1) / tr.config.steps_per_epoch     # in epochs, so runs with other batch counts line up
         for g, name in enumerate(tr.groups):
             wide = i == 0 and len(runs) > 1      # the first run drawn wider, so equal values stay visible
             style = dict(color=r.colour, dash=GROUP_DASH[name], width=5 if wide else 3)
@@ -124,7 +124,7 @@ def lr_figure(runs: list[Run], height_per_row: int = 240) -> go.Figure:
             fig.add_trace(go.Bar(x=steps, y=tr.evaluations[idx], marker_color=r.colour, name=f"{r.label} · closure calls",
                                  showlegend=False), row=row["evaluations"], col=1)
     fig.update_yaxes(title="lr", row=1, col=1, rangemode="tozero")
-    _epoch_ticks(fig, runs[0].trace, len(panels), 1)
+    _step_axis(fig, runs, len(panels))
     grouped = any(len(r.trace.groups) > 1 for r in runs)
     title = ("what each parameter group ran with (solid: model.base, dashed: model.classifier)" if grouped
              else "what the optimizer's one group, model.parameters(), ran with")
@@ -152,14 +152,14 @@ def norms_figure(runs: list[Run], height_per_row: int = 300) -> go.Figure:
             for g, part in enumerate(("base", "classifier")):
                 group = f"{r.label}{part}"
                 if spe > 1:     # every step, faint; the epoch's mean on top
-                    fig.add_trace(go.Scatter(x=idx + 1, y=_positive(series[name][idx, g]), mode="lines", hoverinfo="skip",
+                    fig.add_trace(go.Scatter(x=(idx + 1) / spe, y=_positive(series[name][idx, g]), mode="lines", hoverinfo="skip",
                                              line=dict(color=r.colour, dash=GROUP_DASH[part], width=1), opacity=0.3,
                                              legendgroup=group, showlegend=False), **at)
-                fig.add_trace(go.Scatter(x=ends, y=_positive(means[:, g]), mode="lines",
+                fig.add_trace(go.Scatter(x=ends / spe, y=_positive(means[:, g]), mode="lines",
                                          line=dict(color=r.colour, dash=GROUP_DASH[part], width=3),
                                          name=f"{r.label} · {part}", legendgroup=group, showlegend=k == 0), **at)
     fig.update_yaxes(type="log", exponentformat="power")
-    _epoch_ticks(fig, runs[0].trace, rows, cols)
+    _step_axis(fig, runs, rows)
     return _finish(fig, "each group, step by step (thick: the epoch's mean)", height_per_row * rows + 100)
 
 
