@@ -39,6 +39,11 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).ma
   for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) >>> 0;
   return s.length + ':' + h;
 })"""
+# Sliders with the arrow key that moves each off its bound (a slider at its minimum cannot go left).
+MOVES_JS = """() => Array.from(document.querySelectorAll("[data-testid='stSlider'] input[type='range']")).map((e, i) => {
+  const v = parseFloat(e.value), lo = parseFloat(e.min), hi = parseFloat(e.max);
+  return {i, label: e.getAttribute('aria-label') || '', key: v < hi ? 'ArrowRight' : (v > lo ? 'ArrowLeft' : null)};
+}).filter(m => m.key)"""
 ANIMATED_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
   gd => (gd.layout && gd.layout.sliders && gd.layout.sliders.length) ? gd.layout.sliders[0].active : null)"""
 
@@ -147,21 +152,21 @@ def test_explorer_slider_reruns_and_changes_the_chart(page, server, shots):
     before = page.evaluate(CHARTS_JS)
     assert before, "the Explorer shows no chart"
     thumbs = page.locator("[data-testid='stSlider'] input[type='range']")
-    assert thumbs.count() >= 1, "the Explorer has no slider"
-    for i in range(min(thumbs.count(), 4)):
-        for key in ("ArrowRight", "ArrowLeft"):
-            runs = page.evaluate(WATCH_RUNS_JS)
-            thumbs.nth(i).focus()
-            page.keyboard.press(key)
-            submit = page.locator("[data-testid='stFormSubmitButton'] button")
-            if submit.count():
-                submit.first.click()
-            if not wait_for_rerun(page, runs, timeout=15):
-                continue
-            assert_clean(page, f"explorer after moving slider {i}")
-            if page.evaluate(CHARTS_JS) != before:
-                shoot(page, shots, "explorer_after_slider")
-                return
+    moves = page.evaluate(MOVES_JS)
+    assert moves, "the Explorer has no slider that can move"
+    moves.sort(key=lambda m: m["label"] != "lr")  # the lesson's main knob first
+    for move in moves[:4]:
+        runs = page.evaluate(WATCH_RUNS_JS)
+        thumbs.nth(move["i"]).focus()
+        page.keyboard.press(move["key"])
+        submit = page.locator("[data-testid='stFormSubmitButton'] button")
+        if submit.count():
+            submit.first.click()
+        assert wait_for_rerun(page, runs, timeout=60), f"moving the {move['label']!r} slider did not rerun the page"
+        assert_clean(page, f"explorer after moving {move['label']!r}")
+        if page.evaluate(CHARTS_JS) != before:
+            shoot(page, shots, "explorer_after_slider")
+            return
     raise AssertionError("moving the Explorer's sliders reran the page but no chart changed")
 
 
