@@ -7,6 +7,7 @@ from optviz.figures_nets import boundary_figure, landscape_figure, lr_figure, me
 from optviz.netcode import generate_net_script, optimizer_text
 from optviz.nets import default_net_config, parse_net_config
 from optviz.specs import ConfigError
+from optviz.ui.explorer_view import md
 from optviz.ui.net_controls import compare_controls, net_controls
 from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, write_state
 
@@ -30,19 +31,20 @@ with st.sidebar:
                         help="Same data, same model, same initial weights and batches: only the optimizer differs.")
     raw_b = compare_controls(other, config, f"{KEY}.b") if compare else None
 for note in notes:
-    st.warning(note, icon="⚠️")
+    st.warning(md(note), icon=":material/link_off:")
 
 try:
     config = parse_net_config(raw)
 except ConfigError as e:
-    st.error(f"These settings can't run — **{e.field or 'settings'}**: {e.message}", icon="🚫")
+    st.error(f"These settings can't run — **{md(e.field or 'settings')}**: {md(e.message)}", icon=":material/block:")
     st.stop()
 other = None
 if raw_b is not None:
     try:
         other = compare_config(config, raw_b)
     except ConfigError as e:
-        st.error(f"The second optimizer can't run — **{e.field or 'settings'}**: {e.message}", icon="🚫")
+        st.error(f"The second optimizer can't run — **{md(e.field or 'settings')}**: {md(e.message)}",
+                 icon=":material/block:")
 
 st.code(optimizer_text(config) + ("" if other is None else "\n# compared with\n" + optimizer_text(other)), language="python")
 trace = cached_train(config, "Training")
@@ -53,11 +55,12 @@ runs = runs_of(traces, labels)
 for r in runs:
     tr = r.trace
     if tr.diverged_at is not None:
-        st.warning(f"**{r.label}: {tr.message}.** The plots show the {tr.epochs} epochs before it.", icon="💥")
+        st.warning(f"**{r.label}: {md(tr.message)}.** The plots show the {tr.epochs} epochs before it.",
+                   icon=":material/warning:")
     else:
         st.caption(f"**{r.label}**: {tr.message} · {tr.seconds:.2f} s")
     for w in tr.warnings:
-        st.caption(f"torch warned: {w}")
+        st.caption(f"torch warned: {md(w)}")
 
 tab_names = list(TABS)
 tabs = st.tabs([TABS[k] for k in tab_names], key=f"{KEY}.tab", on_change="rerun")

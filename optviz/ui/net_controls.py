@@ -49,7 +49,7 @@ def optimizer_controls(choice: OptimizerChoice, key: str, container=st, label: s
     out: dict[str, Any] = {"name": name, "options": options, "groups": {g: {} for g in GROUPS}}
     if not spec.groups_ok:
         container.info(f"{name} takes no parameter groups: it runs on `model.parameters()` with one set of options, "
-                       "one full-batch `step(closure)` per epoch.", icon="ℹ️")
+                       "one full-batch `step(closure)` per epoch.", icon=":material/info:")
         return out
     given = (choice.groups or {}) if same else {"classifier": {"lr": options["lr"] / 10}}
     per_group = [p.name for p in spec.params if p.per_group]
