@@ -75,6 +75,22 @@ def rss_mb(pid: int) -> float:
     return int(m.group(1)) / 1024 if m else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU time spent by the whole machine (all processes, all cores) so far."""
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in cpu]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")   # minus idle and iowait
+
+
 class RssSampler(threading.Thread):
     """Peak resident memory of each process, sampled every 0.5 s."""
 
@@ -120,6 +136,9 @@ class Replicas:
                        check=True, timeout=180)
         return self
 
+    def direct_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{self.base_port + i}" for i in range(self.n)]
+
     def pids(self) -> dict[str, int]:
         out = {}
         for line in (self.rundir / "pids").read_text().splitlines():
@@ -163,6 +182,9 @@ class Single:
                 raise RuntimeError("streamlit did not start")
             time.sleep(0.5)
         return self
+
+    def direct_urls(self) -> list[str]:
+        return [self.url]
 
     def pids(self) -> dict[str, int]:
         return {f"single :{self.port}": self.proc.pid}
@@ -254,10 +276,13 @@ def pct(values: list[float], q: float) -> float:
 def measure(setup, name: str, path: str, args) -> dict:
     with setup as s:
         url = f"{s.url}/{path}"
-        # one warm-up visit: the first script run imports torch and fills the caches, as after a deploy
-        asyncio.run(drive(url, 1, 1, args.timeout, 0.0))
-        sampler = RssSampler(s.pids())
+        # one warm-up visit per replica: its first script run imports torch and fills its caches, as after a deploy
+        for direct in s.direct_urls():
+            asyncio.run(drive(f"{direct}/{path}", 1, 1, args.timeout, 0.0))
+        pids = s.pids()
+        sampler = RssSampler(pids)
         load_before = os.getloadavg()[0]
+        cpu0, busy0 = {k: cpu_seconds(p) for k, p in pids.items()}, busy_seconds()
         sampler.start()
         t0 = time.perf_counter()
         try:
@@ -267,6 +292,8 @@ def measure(setup, name: str, path: str, args) -> dict:
             sampler.stop.set()
             sampler.join()
         wall = time.perf_counter() - t0
+        server_cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in pids.items()}
+        machine_cpu = busy_seconds() - busy0
         spread = s.spread()
     lat = [x for r in results for x in r["latencies"]]
     loads = [r["loaded"] for r in results if r["loaded"] is not None]
@@ -277,7 +304,9 @@ def measure(setup, name: str, path: str, args) -> dict:
         "load_p50_s": pct(loads, 50), "load_p95_s": pct(loads, 95),
         "interaction_p50_s": pct(lat, 50), "interaction_p95_s": pct(lat, 95), "interactions": len(lat),
         "wall_s": wall, "loadavg_1min_before": load_before, "loadavg_1min_after": os.getloadavg()[0],
-        "cpus": os.cpu_count(), "rss_start_mb": sampler.start_mb, "rss_peak_mb": sampler.peak, "websockets_per_replica": spread,
+        "cpus": os.cpu_count(), "server_cpu_s": server_cpu, "machine_cpu_s": machine_cpu,
+        "server_cpu_per_action_s": sum(server_cpu.values()) / max(1, len(lat) + len(loads)),
+        "rss_start_mb": sampler.start_mb, "rss_peak_mb": sampler.peak, "websockets_per_replica": spread,
     }
     return report
 
@@ -288,6 +317,10 @@ def show(r: dict) -> None:
           f"errors {len(r['errors'])}, wall {r['wall_s']:.1f} s")
     print(f"   machine: {r['cpus']} CPUs, 1-min load average {r['loadavg_1min_before']:.1f} before, "
           f"{r['loadavg_1min_after']:.1f} after")
+    total = sum(r["server_cpu_s"].values())
+    print(f"   CPU: servers {total:.0f} s of the machine's {r['machine_cpu_s']:.0f} s busy "
+          f"({100 * total / max(r['machine_cpu_s'], 1e-9):.0f} %; the rest is the browsers and everything else); "
+          f"{r['server_cpu_per_action_s']:.2f} server CPU-s per page load or slider move")
     print(f"   page load      p50 {r['load_p50_s']:.2f} s   p95 {r['load_p95_s']:.2f} s")
     print(f"   interaction    p50 {r['interaction_p50_s']:.2f} s   p95 {r['interaction_p95_s']:.2f} s   (n={r['interactions']})")
     for k in r["rss_peak_mb"]:
@@ -305,8 +338,8 @@ def main() -> None:
     ap.add_argument("--page", default="explorer" if (ROOT / "pages" / "explorer.py").exists() else "")
     ap.add_argument("--mode", choices=("both", "nginx", "single"), default="both")
     ap.add_argument("--replicas", type=int, default=2)
-    ap.add_argument("--stagger", type=float, default=0.25, help="seconds between session starts")
-    ap.add_argument("--timeout", type=float, default=120, help="per page load / rerun")
+    ap.add_argument("--stagger", type=float, default=1.0, help="seconds between session starts (a class opening a link)")
+    ap.add_argument("--timeout", type=float, default=240, help="per page load / rerun")
     ap.add_argument("--deadline", type=float, default=600, help="the whole run of one setup")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "optviz_load_test.json"))
     args = ap.parse_args()
