@@ -6,8 +6,11 @@ from optviz.config import ConfigError, parse_config
 from optviz.presets import WATCH
 from optviz.ui import explorer_view as view
 from optviz.ui.controls import config_controls, set_start, start_key, step_by
+from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import hidden_controls, read_config, write_config
+
+inside_navigation()
 
 KEY = "ex"
 DEFAULT = parse_config({"problem": {"surface": "rosenbrock"},

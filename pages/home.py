@@ -4,8 +4,11 @@ import streamlit as st
 from optviz.config import ConfigError, parse_config
 from optviz.figures import contour_figure, loss_figure, path_of
 from optviz.optimizers import OPTIMIZERS
+from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
 from optviz.ui.widgets import optimizer_select, param_widget
+
+inside_navigation()
 
 st.title("optviz — see torch.optim work")
 st.markdown(
@@ -17,8 +20,8 @@ left, right = st.columns([1, 3])
 with left:
     name = optimizer_select("Adam", key="home.optimizer")
     spec = OPTIMIZERS[name]
-    lr = param_widget(spec.param("lr"), 0.05 if name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam") else spec.param("lr").initial,
-                      key=f"home.{name}.lr")
+    adam_like = name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
+    lr = param_widget(spec.param("lr"), 0.05 if adam_like else spec.param("lr").initial, key=f"home.{name}.lr")
     steps = st.slider("steps", 10, 2000, 1000, step=10, key="home.steps")
     st.caption(spec.summary)
     if spec.note:
@@ -46,11 +49,13 @@ st.plotly_chart(loss_figure([path_of(trace)], f_star=0.0, height=320), width="st
 
 st.subheader("Lessons")
 st.markdown(
-    "- **Trajectory Explorer** — one optimizer from the inside: its momentum buffer, Adam's moments, the lr of each parameter group, a scheduler.\n"
+    "- **Trajectory Explorer** — one optimizer from the inside: its momentum buffer, Adam's moments, "
+    "the lr of each parameter group, a scheduler.\n"
     "- **Optimizer Race** — several optimizers on one surface, with a stated tuning protocol.\n"
-    "- **Inside `optimizer.step()`** — SGD's and Adam's step line by line, checked against torch; LBFGS's `step(closure)`.\n"
+    "- **Inside `optimizer.step()`** — SGD's and Adam's step line by line, checked against torch; "
+    "LBFGS's `step(closure)`.\n"
     "- **Scheduler Lab** and **Pitfalls Lab** — every lr scheduler, per-batch vs per-epoch stepping, the classic mistakes.\n"
-    "- **Small Nets**, **Quadratic Lab**, **Sweeps & Basins** — a tiny MLP with per-group optimizers; momentum theory over real runs; "
-    "maps over hyperparameters and start points.\n\n"
+    "- **Small Nets**, **Quadratic Lab**, **Sweeps & Basins** — a tiny MLP with per-group optimizers; "
+    "momentum theory over real runs; maps over hyperparameters and start points.\n\n"
     "Every page keeps its settings in the URL: copy the address bar to share exactly what you see."
 )

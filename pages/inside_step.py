@@ -7,8 +7,11 @@ from optviz.figures_lessons import code_html, step_figure
 from optviz.inside import LESSON_OPTIMIZERS, LOOK_FOR, PHASES, TOLERANCE, fmt, loop_lines, state_rows, step_listing, walkthrough
 from optviz.optimizers import OPTIMIZERS
 from optviz.surfaces import SURFACES
+from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import surface
 from optviz.ui.widgets import options_widgets, param_widget
+
+inside_navigation()
 
 st.title("Inside `optimizer.step()`")
 st.markdown(

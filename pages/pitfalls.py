@@ -3,6 +3,9 @@ import streamlit as st
 
 from optviz.figures_lessons import ROLE_BADGES, code_html, pitfall_figure, role_colours
 from optviz.pitfalls import PITFALLS
+from optviz.ui.routing import inside_navigation
+
+inside_navigation()
 
 st.title("Pitfalls Lab")
 st.markdown(

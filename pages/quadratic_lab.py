@@ -6,8 +6,11 @@ from optviz.engine import surface_of
 from optviz.figures_theory import paths_figure, phase_figure, rate_figure, rate_plane_figure
 from optviz.surfaces import SURFACES
 from optviz.theory import analyse_run, best_gd, best_momentum, local_quadratic, rate_plane
+from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import read_config, write_config
+
+inside_navigation()
 
 K = "ql"
 DEFAULT = parse_config({"problem": {"surface": "quadratic", "options": {"eigenvalues": [1.0, 10.0], "angle": 30.0,

@@ -8,9 +8,12 @@ from optviz.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_st
 from optviz.specs import Param
 from optviz.ui import explorer_view as view
 from optviz.ui.controls import entry_controls, problem_controls, seed_control, set_start, start_key, steps_control
+from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
 from optviz.ui.urlstate import hidden_controls, read_config, write_config
 from optviz.ui.widgets import param_widget
+
+inside_navigation()
 
 KEY = "race"
 DEFAULT = parse_race({"base": {"problem": {"surface": "rosenbrock"}, "steps": 300},

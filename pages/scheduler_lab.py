@@ -21,7 +21,10 @@ from optviz.schedlab import (
 from optviz.schedulers import SCHEDULERS
 from optviz.specs import ConfigError
 from optviz.surfaces import SURFACES
+from optviz.ui.routing import inside_navigation
 from optviz.ui.widgets import options_widgets, param_widget
+
+inside_navigation()
 
 st.title("Scheduler Lab")
 st.markdown(

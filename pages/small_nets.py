@@ -10,6 +10,9 @@ from optviz.specs import ConfigError
 from optviz.ui.explorer_view import md
 from optviz.ui.net_controls import compare_controls, net_controls
 from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, write_state
+from optviz.ui.routing import inside_navigation
+
+inside_navigation()
 
 KEY = "nets"
 DEFAULT = default_net_config()

@@ -12,8 +12,11 @@ from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
 from optviz.surfaces import SURFACES
 from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, run_sweep, sweep_params
 from optviz.theory import best_momentum, max_stable_lr
+from optviz.ui.routing import inside_navigation
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
+
+inside_navigation()
 
 K = "sw"
 MODES = {"sweep": "hyperparameter sweep", "basins": "basins of attraction"}
