@@ -80,7 +80,7 @@ class NetConfig:
 
     data: DataChoice = field(default_factory=DataChoice)
     model: ModelChoice = field(default_factory=ModelChoice)
-    optimizer: OptimizerChoice = field(default_factory=lambda: OptimizerChoice(**DEFAULT_OPTIMIZER))
+    optimizer: OptimizerChoice = field(default_factory=lambda: OptimizerChoice(**json.loads(json.dumps(DEFAULT_OPTIMIZER))))
     scheduler: SchedulerChoice | None = None     # steps_per_epoch is derived from the data and the batch size
     batch_size: int = 32
     epochs: int = 100
