@@ -397,29 +397,34 @@ def _grid(config: NetConfig, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | No
 
 
 class _Recorder:
-    """Per-step records kept as tensors (no .item() per step). Per step: one ``_foreach_norm`` over the gradients before
-    step() and one over the update θ_t − θ_{t−1} and the optimizer's state tensors after it (the parameters are views of
-    one flat vector, so the update is one subtraction into a buffer whose per-parameter views are made once). The 0-d
-    norms are stacked once per epoch and reduced to the two submodules at the end."""
+    """Per-step records kept as tensors (no .item() per step). Every recorded quantity — the gradient before step(),
+    the update θ_t − θ_{t−1}, each optimizer-state tensor after it — is flattened into one vector over the model's
+    weights (parameters are views of one flat vector, so the update is one subtraction), and one matmul with a
+    weight → submodule indicator gives its squared norm per submodule. Rows are stacked once per epoch."""
 
     def __init__(self, model: MLP, optimizer: torch.optim.Optimizer, flat: torch.Tensor, rescan: bool):
         self.params = list(model.parameters())
-        self.sizes = [p.numel() for p in self.params]
         self.optimizer = optimizer
         self.flat = flat
         n_base_tensors = len(list(model.base.parameters()))
-        self.part_of = np.array([0 if i < n_base_tensors else 1 for i in range(len(self.params))])
-        self.n_base = sum(self.sizes[:n_base_tensors])
+        self.part_of = [0 if i < n_base_tensors else 1 for i in range(len(self.params))]
+        self.onehot = self._indicator(range(len(self.params)))
+        self.n_base = int(self.onehot[:, 0].sum())
         self.before, self.diff = torch.empty_like(flat), torch.empty_like(flat)
-        self.update_views = list(self.diff.split(self.sizes))
         self.rescan = rescan                # LBFGS: its state keys appear as its iterations need them
-        self.layout: tuple[tuple[str, int], ...] | None = None
+        self.layout: tuple[str, ...] | None = None
         self.pending: list[torch.Tensor] = []
-        self.blocks: list[tuple[tuple, torch.Tensor]] = []     # (layout, (steps, columns) norms)
+        self.blocks: list[tuple[tuple[str, ...], torch.Tensor]] = []    # (row names, (steps, rows, 2) squared norms)
         self.lrs: list[list[float]] = []
         self.moms: list[list[float]] = []
         self.evaluations: list[int] = []
-        self.grad_norms: list[torch.Tensor] = []
+        self.grad = flat
+
+    def _indicator(self, which, numels=None) -> torch.Tensor:
+        """(Σ numel, 2) matrix: row k is 1 in the column of the submodule that weight k belongs to."""
+        numels = numels or [self.params[i].numel() for i in which]
+        parts = torch.tensor([self.part_of[i] for i in which]).repeat_interleave(torch.tensor(numels))
+        return nn.functional.one_hot(parts, 2).to(self.flat.dtype)
 
     def start(self) -> None:
         groups = self.optimizer.param_groups
@@ -428,68 +433,67 @@ class _Recorder:
         self.before.copy_(self.flat)
 
     def gradients(self) -> None:
-        self.grad_norms = torch._foreach_norm([p.grad for p in self.params])
+        self.grad = torch._C._nn.flatten_dense_tensors([p.grad for p in self.params])    # a copy, taken before step()
 
     def finish(self, evaluations: int = 1) -> None:
         if self.layout is None or self.rescan:
-            layout, self.state_tensors = self._scan()
+            layout, self.vectors = self._scan()
             if layout != self.layout:
                 self.flush()
                 self.layout = layout
         torch.sub(self.flat, self.before, out=self.diff)
-        self.pending += self.grad_norms
-        self.pending += torch._foreach_norm([*self.update_views, *self.state_tensors()])
+        aligned, ragged = self.vectors()
+        m = torch.stack([self.grad, self.diff, *aligned])
+        sq = (m * m) @ self.onehot
+        if ragged:
+            sq = torch.cat([sq, torch.stack([(v * v) @ oh for v, oh in ragged])])
+        self.pending.append(sq)
         self.evaluations.append(evaluations)
 
     def flush(self) -> None:
-        """Stack the pending 0-d norms into one (steps, columns) block (once per epoch keeps memory flat)."""
+        """Stack the pending rows into one block (once per epoch keeps memory flat)."""
         if self.pending:
-            self.blocks.append((self.layout, torch.stack(self.pending).reshape(-1, len(self.layout))))
+            self.blocks.append((self.layout, torch.stack(self.pending)))
             self.pending = []
 
     def _scan(self):
-        """The tensor states worth a norm: those held per parameter (exp_avg, momentum_buffer, Adafactor's row_var, …)
-        and LBFGS's flat vectors over the whole model (split back into parameters)."""
-        states = [self.optimizer.state[p] for p in self.params]   # torch updates these dicts in place
+        """The tensor states worth a norm: those shaped like their parameters on every parameter (exp_avg,
+        momentum_buffer, …) and LBFGS's flat vectors over the whole model stack with the gradient; others (Adafactor's
+        factored row_var / col_var) get their own indicator. Returns the row names and a getter over torch's live state."""
+        states = [self.optimizer.state[p] for p in self.params]     # torch updates these dicts in place
         total = self.flat.numel()
-        per_param: list[tuple[str, int]] = []
-        flat_names: list[str] = []
-        for i, (p, state) in enumerate(zip(self.params, states, strict=True)):
-            for name, v in state.items():
-                if not torch.is_tensor(v) or v.dim() == 0 or not v.is_floating_point():
-                    continue
-                if v.numel() <= p.numel():
-                    per_param.append((name, i))
-                elif v.numel() == total and i == 0:
-                    flat_names.append(name)
-        n = len(self.params)
-        layout = (*(("grad", i) for i in range(n)), *(("update", i) for i in range(n)), *per_param,
-                  *((name, i) for name in flat_names for i in range(n)))
+        names = dict.fromkeys(k for st in states for k, v in st.items()
+                              if torch.is_tensor(v) and v.dim() > 0 and v.is_floating_point())
+        aligned, flat_names, ragged = [], [], []
+        for name in names:
+            have = [i for i, st in enumerate(states) if torch.is_tensor(st.get(name)) and st[name].dim() > 0]
+            if have == [0] and states[0][name].numel() == total:
+                flat_names.append(name)
+            elif len(have) == len(states) and all(states[i][name].shape == self.params[i].shape for i in have):
+                aligned.append(name)
+            elif all(states[i][name].numel() <= self.params[i].numel() for i in have):
+                ragged.append((name, have, self._indicator(have, [states[i][name].numel() for i in have])))
+        flatten = torch._C._nn.flatten_dense_tensors
 
-        def tensors() -> list[torch.Tensor]:
-            out = [states[i][name] for name, i in per_param]
-            for name in flat_names:
-                out += states[0][name].split(self.sizes)
-            return out
+        def vectors():
+            rows = [flatten([st[name] for st in states]) for name in aligned]
+            rows += [states[0][name].reshape(-1) for name in flat_names]
+            return rows, [(flatten([states[i][name] for i in have]), oh) for name, have, oh in ragged]
 
-        return layout, tensors
+        return ("grad", "update", *aligned, *flat_names, *(r[0] for r in ragged)), vectors
 
     def arrays(self) -> dict[str, Any]:
-        """Per step and submodule: ‖(a, b, …)‖ = √(‖a‖² + ‖b‖² + …) over the submodule's tensors."""
+        """Per step and submodule: ‖(a, b, …)‖ = √(‖a‖² + ‖b‖² + …) over the submodule's weights."""
         self.flush()
         n, g = len(self.evaluations), len(self.optimizer.param_groups)
-        names = dict.fromkeys(name for layout, _ in self.blocks for name, _ in layout)
-        sq = {name: np.full((n, 2), np.nan) for name in names}
+        names = dict.fromkeys(name for layout, _ in self.blocks for name in layout)
+        norms = {name: np.full((n, 2), np.nan) for name in names}
         start = 0
         for layout, block in self.blocks:
-            stop = start + len(block)
-            b2 = block.numpy() ** 2
-            for name in dict.fromkeys(name for name, _ in layout):
-                sq[name][start:stop] = 0.0
-            for j, (name, i) in enumerate(layout):
-                sq[name][start:stop, self.part_of[i]] += b2[:, j]
-            start = stop
-        norms = {name: np.sqrt(v) for name, v in sq.items()}
+            values = np.sqrt(block.numpy())
+            for j, name in enumerate(layout):
+                norms[name][start: start + len(block)] = values[:, j]
+            start += len(block)
         empty = np.zeros((0, 2))
         return {"lrs": np.array(self.lrs[:n], dtype=np.float64).reshape(n, g),
                 "momentums": np.array(self.moms[:n], dtype=np.float64).reshape(n, g),

@@ -112,22 +112,26 @@ def test_recorded_lrs_follow_the_scheduler_per_group():
     np.testing.assert_allclose(per_step.lrs[:, 1], 0.01 * 0.9 ** np.arange(per_step.steps), rtol=1e-12)
 
 
-def test_state_norms_are_the_norms_of_torchs_state_per_submodule():
-    config = parse_net_config(small(optimizer={"name": "Adam", "options": {"lr": 0.01}}, epochs=2))
+@pytest.mark.parametrize("opt,names", [({"name": "Adam", "options": {"lr": 0.01}}, ("exp_avg", "exp_avg_sq")),
+                                       ({"name": "SGD", "options": {"lr": 0.1, "momentum": 0.9}}, ("momentum_buffer",)),
+                                       ({"name": "Adafactor"}, ("row_var", "col_var", "variance"))])
+def test_state_norms_are_the_norms_of_torchs_state_per_submodule(opt, names):
+    config = parse_net_config(small(optimizer=opt, epochs=2))
     model = build_model(config)
-    opt = make_optimizer(config, model)
+    optimizer = make_optimizer(config, model)
     X, y, _, _ = tensors(config)
     gen = torch.Generator().manual_seed(config.seed)
     for _ in range(config.epochs):
         perm = torch.randperm(len(X), generator=gen)
         for i in range(0, len(X), config.batch_size):
             idx = perm[i: i + config.batch_size]
-            opt.zero_grad()
+            optimizer.zero_grad()
             nn.CrossEntropyLoss()(model(X[idx]), y[idx]).backward()
-            opt.step()
+            optimizer.step()
     tr = train(config)
-    for name in ("exp_avg", "exp_avg_sq"):
-        want = [math.sqrt(sum(float(opt.state[p][name].norm()) ** 2 for p in part.parameters()))
+    assert set(tr.state_norms) == set(names)
+    for name in names:
+        want = [math.sqrt(sum(float(optimizer.state[p][name].norm()) ** 2 for p in part.parameters() if name in optimizer.state[p]))
                 for part in (model.base, model.classifier)]
         np.testing.assert_allclose(tr.state_norms[name][-1], want, rtol=1e-10)
 
