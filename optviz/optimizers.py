@@ -84,6 +84,7 @@ class OptimizerSpec:
 
 
 _TRAP = "torch accepts this without an error, but"
+MAX_LBFGS_HISTORY = 1000    # LBFGS.step() allocates [None] * history_size: 1e9 would take 8 GB
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
     OptimizerSpec(
@@ -208,6 +209,8 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         (_lr_rule(),
          Rule("max_iter", lambda o: o["max_iter"] >= 1, lambda o: f"{_TRAP} max_iter = {o['max_iter']} makes step() do nothing"),
          Rule("history_size", lambda o: o["history_size"] >= 1, lambda o: "history_size must be ≥ 1 (torch fails at the first step with 'IndexError: pop from empty list')"),
+         Rule("history_size", lambda o: o["history_size"] <= MAX_LBFGS_HISTORY,
+              lambda o: f"history_size must be ≤ {MAX_LBFGS_HISTORY:,} (torch allocates a list of history_size entries at the first step)"),
          Rule("max_eval", lambda o: o["max_eval"] is None or o["max_eval"] >= 1, lambda o: f"max_eval must be ≥ 1 (got {o['max_eval']})"),
          Rule("max_eval", lambda o: not (o["line_search_fn"] == "strong_wolfe" and (o["max_eval"] if o["max_eval"] is not None else o["max_iter"] * 5 // 4) < 2),
               lambda o: f"{_TRAP} with strong_wolfe and max_eval = {o['max_eval'] if o['max_eval'] is not None else o['max_iter'] * 5 // 4} the line search gets no evaluations and the point never moves; set max_eval ≥ 2"),
