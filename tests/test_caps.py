@@ -56,9 +56,7 @@ def test_closure_work_of_one_run_is_capped(monkeypatch):
     monkeypatch.setattr(engine, "MAX_CLOSURE_WORK", 300)
     greedy = {"max_iter": 10**6, "max_eval": 10**7, "history_size": MAX_LBFGS_HISTORY, "tolerance_grad": 0.0,
               "tolerance_change": 0.0, "lr": 1e-4}
-    t0 = time.perf_counter()
     trace = run({"problem": {"surface": "rosenbrock"}, "optimizer": {"name": "LBFGS", "options": greedy}, "steps": 50})
-    assert time.perf_counter() - t0 < 5
     assert trace.diverged_at is not None and "cap on closure evaluations" in trace.message
     assert trace.evaluations.sum() < 300 and np.isfinite(trace.positions).all()
     # batched starts of a coupled optimizer share one run's budget
