@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -160,6 +161,7 @@ class Replicas:
 
     def __exit__(self, *exc):
         subprocess.run(["bash", str(ROOT / "deploy" / "start_replicas.sh"), "stop"], env=self.env, timeout=60)
+        shutil.rmtree(self.rundir, ignore_errors=True)
 
 
 class Single:
@@ -200,6 +202,7 @@ class Single:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        os.unlink(self.log.name)
 
 
 # -- the sessions ---------------------------------------------------------------------------------------------
