@@ -22,6 +22,8 @@ def cached_outcome(key: str):
 
 
 url_key = st.query_params.get("pitfall")
+if url_key is not None and url_key not in KEYS:
+    st.warning(f"This link asks for an unknown pitfall ({url_key[:40]!r}); showing the first one.")
 key = st.selectbox("pitfall", KEYS, index=KEYS.index(url_key) if url_key in KEYS else 0, key="pitfalls.which",
                    format_func=lambda k: f"{KEYS.index(k) + 1}. {PITFALLS[k].title}")
 if st.query_params.get("pitfall") != key:

@@ -180,3 +180,9 @@ def test_pitfalls_url_and_bad_url():
     at = page("pitfalls", pitfall="nonsense")
     ok(at)
     assert at.subheader[0].value == PITFALLS["zero_grad"].title
+
+
+def test_unknown_pitfall_in_the_link_warns():
+    at = page("pitfalls", pitfall="no_such_pitfall")
+    assert not at.exception
+    assert any("unknown pitfall" in w.value for w in at.warning)
