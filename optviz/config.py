@@ -10,7 +10,7 @@ import torch
 
 from .optimizers import OptimizerSpec, get_optimizer
 from .schedulers import MAX_CHILDREN, SchedulerSpec, build_scheduler, get_scheduler
-from .specs import ConfigError, Param, coerce, shown
+from .specs import ConfigError, Param, coerce, json_data, shown
 
 VERSION = 1
 MAX_STEPS = 10_000
@@ -97,11 +97,7 @@ class Config:
 
     @classmethod
     def from_json(cls, text: str) -> "Config":
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
-            raise ConfigError("", f"not valid JSON: {e}") from None
-        return parse_config(data)
+        return parse_config(json_data(text))
 
     # -- conveniences ----------------------------------------------------------------------------
     @property

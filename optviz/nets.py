@@ -16,7 +16,7 @@ from .config import OptimizerChoice, SchedulerChoice, _expect_dict, _int, _one_l
 from .datasets import DataChoice, Dataset, make_split, parse_data
 from .optimizers import OPTIMIZERS, OptimizerSpec, get_optimizer, momentum_of
 from .schedulers import SchedulerSpec, build_scheduler, get_scheduler
-from .specs import ConfigError, Param, coerce
+from .specs import ConfigError, Param, coerce, json_data
 
 VERSION = 1
 DTYPE = torch.float64
@@ -104,11 +104,7 @@ class NetConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "NetConfig":
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
-            raise ConfigError("", f"not valid JSON: {e}") from None
-        return parse_net_config(data)
+        return parse_net_config(json_data(text))
 
     @property
     def dataset(self) -> Dataset:

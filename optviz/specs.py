@@ -125,3 +125,13 @@ class Rule:
     field: str
     ok: Callable[[dict], bool]
     message: Callable[[dict], str]
+
+
+def json_data(text: str) -> Any:
+    """JSON text as data, or ConfigError (a config file, a link's settings, standard input)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ConfigError("", f"not valid JSON: {e}") from None
