@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
 import sys
@@ -382,7 +383,9 @@ def _must_warn(source: str) -> set[str]:
 
 
 BROKEN = ["{", "}", "[[[", "not json", "{\"a\": }", "%7B", "\x00", "{" * 9001, "ｅ"]
-N_PAGE_LINKS = 60   # per page; 500+ per page go through the pure parsers above (a page run costs 30-500 ms)
+# per page through AppTest: 60 in the everyday suite (a page run costs 30-500 ms); OPTVIZ_HOSTILE_LINKS=500 for the
+# full campaign. 500+ per page always go through the pure parsers above.
+N_PAGE_LINKS = int(os.environ.get("OPTVIZ_HOSTILE_LINKS", "60"))
 N_STATIC_LINKS = 8  # a page that reads nothing from the link only has to ignore it
 
 
@@ -399,7 +402,6 @@ def test_tampered_links_on_a_page_warn_and_never_raise(file):
     written = {k: at.query_params[k] for k in at.query_params}
     rng = random.Random(f"page-{file}")
     reads_link = "query_params" in source or must_warn or "explorer_view" in source
-    t0 = time.perf_counter()
     for i in range(N_PAGE_LINKS if reads_link else N_STATIC_LINKS):
         query, broken = {}, set()
         if i < len(must_warn) * 2:   # first, each key the page must warn about, broken on its own
@@ -427,8 +429,6 @@ def test_tampered_links_on_a_page_warn_and_never_raise(file):
         assert at.title, f"{file} with {query!r} shows no page"
         if broken & must_warn:
             assert shown, f"{file} with a broken {sorted(broken & must_warn)} link shows no warning: {query!r}"
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 60, f"tampered links took {elapsed:.0f} s on {file}"
 
 
 # ---------------------------------------------------------------- extreme hyperparameters: every optimizer × surface
