@@ -2,8 +2,8 @@
 import streamlit as st
 
 from optviz.config import ConfigError, parse_config
-from optviz.figures import contour_figure, loss_figure, path_of
 from optviz.optimizers import OPTIMIZERS
+from optviz.ui import explorer_view as view
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
 from optviz.ui.widgets import optimizer_select, param_widget
@@ -42,10 +42,10 @@ surf = surface(config)
 with right:
     if trace.diverged_at is not None:
         st.warning(f"⚠️ {trace.message}. The plot shows the path up to there.")
-    st.plotly_chart(contour_figure(surf, [path_of(trace)]), width="stretch", key="home.contour")
+    st.plotly_chart(view.contour_figure(config.key(), 0), width="stretch", key="home.contour", theme=None)
     st.caption(f"{trace.message}. Start ○ at (−1.5, 2); the minimum ★ is at (1, 1). {surf.watch}")
 
-st.plotly_chart(loss_figure([path_of(trace)], f_star=0.0, height=320), width="stretch", key="home.loss")
+st.plotly_chart(view.single_figure("loss", config.key()), width="stretch", key="home.loss", theme=None)
 
 st.subheader("Lessons")
 st.markdown(
