@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import OptimizerChoice, SchedulerChoice, _expect_dict, _int, _one_line, _options
+from .config import OptimizerChoice, SchedulerChoice, _expect_dict, _int, _one_line, _options, _plain
 from .datasets import DataChoice, Dataset, make_split, parse_data
 from .optimizers import OPTIMIZERS, OptimizerSpec, get_optimizer, momentum_of
 from .schedulers import SchedulerSpec, build_scheduler, get_scheduler
@@ -137,14 +137,6 @@ class NetConfig:
 
     def replace(self, **changes) -> "NetConfig":
         return replace(self, **changes)
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    return v
 
 
 # -- parsing -------------------------------------------------------------------------------------

@@ -206,13 +206,7 @@ def run_per_batch() -> Outcome:
 
 # -- 3. scheduler.step() before optimizer.step() -----------------------------------------------------
 
-ORDER_RIGHT = """for epoch in range(epochs):
-    for x, y in batches:
-        optimizer.zero_grad()
-        loss = ((x @ w - y) ** 2).mean()
-        loss.backward()
-        optimizer.step()
-    scheduler.step()"""
+ORDER_RIGHT = PER_BATCH_RIGHT  # the right loop is the same: optimizer.step() per batch, scheduler.step() per epoch
 ORDER_WRONG = """for epoch in range(epochs):
     scheduler.step()
     for x, y in batches:
