@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .basins import DIVERGED, NOT_CONVERGED, BasinResult, category
+from .engine import surface_of
 from .figures import _f32, _layout, contour_levels
 from .optimizers import OPTIMIZERS
 from .sweeps import SweepResult
@@ -261,7 +262,7 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
     title = {"final_loss": f"final loss f − f* after {sw.config.steps} steps",
              "steps_to_tol": f"steps until f − f* ≤ {sw.tol:g} (light grey: not within {sw.config.steps})",
              "diverged": f"step at which the run diverged (light grey: never, in {sw.config.steps})"}[objective]
-    _layout(fig, f"{sw.config.optimizer.name}: {title}; dark grey: diverged", height)
+    _layout(fig, f"{sw.config.optimizer.name} on {surface_of(sw.config).label}: {title}; dark grey: diverged", height)
     return fig
 
 

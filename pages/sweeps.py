@@ -9,9 +9,9 @@ from optviz.config import VERSION, ConfigError, parse_config
 from optviz.engine import surface_of
 from optviz.figures_theory import OBJECTIVES, basin_figure, percent, sweep_figure
 from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
-from optviz.surfaces import SURFACES
+from optviz.surfaces import SURFACES, get_surface
 from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, run_sweep, sweep_params
-from optviz.theory import best_momentum, max_stable_lr
+from optviz.theory import best_momentum, local_quadratic, max_stable_lr
 from optviz.ui.routing import inside_navigation
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
@@ -92,6 +92,11 @@ def _view_from_url() -> tuple[dict, str | None]:
         return dict(VIEW), f"The link's map settings could not be read ({e}); showing the defaults."
 
 
+def surface_options(key: str) -> dict:
+    """The options a run on surface ``key`` gets: the link's (or default's) when it names that surface, else none."""
+    return dict(config.problem.options) if key == config.problem.surface else {}
+
+
 mode = st.query_params.get("map", "sweep")
 notes = [None if mode in MODES else "Unknown map in the link; showing the sweep."]
 mode = mode if mode in MODES else "sweep"
@@ -104,7 +109,7 @@ with st.sidebar:
     notes.append(note)
     keys = list(SURFACES)
     surface = st.selectbox("surface", keys, index=keys.index(config.problem.surface) if config.problem.surface in keys else 0,
-                           format_func=lambda k: SURFACES[k].label, key=f"{K}.{mode}.surface")
+                           format_func=lambda k: get_surface(k, **surface_options(k)).label, key=f"{K}.{mode}.surface")
     name = st.selectbox("optimizer", ELEMENTWISE, index=ELEMENTWISE.index(config.optimizer.name)
                         if config.optimizer.name in ELEMENTWISE else 0, key=f"{K}.{mode}.optimizer",
                         help="Optimizers whose batched runs are independent, row by row.")
@@ -151,7 +156,7 @@ with st.sidebar:
 
 for n in filter(None, notes):
     st.warning(n, icon="⚠️")
-base = {"problem": {"surface": surface, "options": dict(config.problem.options) if surface == config.problem.surface else {}},
+base = {"problem": {"surface": surface, "options": surface_options(surface)},
         "optimizer": {"name": name, "options": options}, "steps": steps}
 try:
     if mode == "sweep":
@@ -181,11 +186,13 @@ def explorer_link(cfg) -> str:
 
 if mode == "sweep":
     marks, curves = (), ()
-    if surface == "quadratic" and name == "SGD" and ypar == "momentum":     # the theory of the Quadratic Lab, overlaid
-        lam = sorted(config.problem.options.get("eigenvalues", (1.0, 10.0)))
+    run_surface = surface_of(config)
+    lq = local_quadratic(run_surface, run_surface.start) if surface == "quadratic" else None
+    if lq is not None and lq.is_bowl and name == "SGD" and ypar == "momentum":     # the Quadratic Lab's theory, overlaid
+        lam = lq.eigenvalues    # the Hessian of the surface this sweep ran on, ascending
         hb = best_momentum(*lam)
-        marks = ((hb.alpha, hb.beta, f"theory: α*, β* (rate {hb.rate:.3f})"),)
-        curves = ((max_stable_lr(result.ys, lam[1]), result.ys, "theory: stability edge (2 + 2β)/λ₂"),)
+        marks = ((hb.alpha, hb.beta, f"theory: α*, β* for λ = {lam[0]:g}, {lam[1]:g} (rate {hb.rate:.3f})"),)
+        curves = ((max_stable_lr(result.ys, lam[1]), result.ys, f"theory: stability edge (2 + 2β)/λ₂, λ₂ = {lam[1]:g}"),)
     event = st.plotly_chart(sweep_figure(result, objective, marks=marks, curves=curves), key=f"{K}.heat", on_select="rerun",
                             selection_mode="points", width="stretch", theme=None)
     points = [p for p in (event.selection.points if event else []) if "customdata" in p]

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from optviz.config import parse_config
+from optviz.engine import surface_of
 from optviz.sweeps import cell_config, parse_sweep
 from optviz.theory import best_momentum, rate
 from optviz.ui.urlstate import config_from_query, config_to_query
@@ -153,3 +154,28 @@ def test_sweep_page_tampered_url_shows_defaults_and_a_warning(query):
     at = page("sweeps.py", **query)
     assert not at.exception and not at.error
     assert len(at.warning) >= 1
+
+
+def _shown(select) -> str:
+    return select.options[select.index]
+
+
+def test_sweep_page_labels_describe_the_run_they_label():
+    at = page("sweeps.py", view=SMALL_VIEW)
+    run = url_config(at, SWEEP_DEFAULT)
+    label = surface_of(run).label
+    assert _shown(at.selectbox(key="sw.sweep.surface")) == label
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert label in fig["layout"]["title"]["text"]
+    # the theory overlay is the theory of the eigenvalues the run used
+    hb = best_momentum(*sorted(run.problem.options["eigenvalues"]))
+    mark = next(t for t in fig["data"] if t.get("name", "").startswith("theory: α*"))
+    assert f"rate {hb.rate:.3f}" in mark["name"] and mark["x"] == [pytest.approx(hb.alpha)]
+    lam = ", ".join(f"{v:g}" for v in sorted(run.problem.options["eigenvalues"]))
+    assert f"λ = {lam}" in mark["name"]
+    # another surface: its label follows the run too
+    at.selectbox(key="sw.sweep.surface").set_value("rosenbrock").run()
+    run = url_config(at, SWEEP_DEFAULT)
+    assert run.problem.surface == "rosenbrock"
+    assert _shown(at.selectbox(key="sw.sweep.surface")) == surface_of(run).label
+    assert surface_of(run).label in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
