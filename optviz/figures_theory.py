@@ -47,7 +47,7 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
         colorbar=dict(title=dict(text="rate", side="right"), tickvals=[math.log10(1 - t) for t in ticks],
                       ticktext=[f"{t:g}" for t in ticks])))
     fig.add_trace(go.Scatter(x=_f32(plane.boundary), y=_f32(b), mode="lines", line=dict(color="#d62728", width=3),
-                             name="stability edge α = (2+2β)/λ₂", hoverinfo="skip"))
+                             name=f"stability edge α = (2+2β)/λmax, λmax = {plane.eigenvalues[1]:.4g}", hoverinfo="skip"))
     for lam, crit, colour in zip(plane.eigenvalues, plane.critical, CRITICAL_COLOURS, strict=True):
         fig.add_trace(go.Scatter(x=_f32(a), y=_f32(crit), mode="lines", line=dict(color=colour, width=3, dash="dash"),
                                  name=f"critical damping, λ = {lam:.4g}", hoverinfo="skip"))

@@ -123,9 +123,9 @@ with st.sidebar:
 if note := st.session_state.pop(f"{K}.note", None):
     st.info(note)
 s = {f: st.session_state[f"{K}.{f}"] for f in FIELDS}
-l1, l2 = sorted((s["l1"], s["l2"]))
+l1, l2 = sorted((s["l1"], s["l2"]))     # the theory's λmin, λmax; the run keeps λ₁ along the rotated q₁
 try:
-    config = parse_config({"problem": {"surface": "quadratic", "options": {"eigenvalues": [l1, l2], "angle": s["angle"],
+    config = parse_config({"problem": {"surface": "quadratic", "options": {"eigenvalues": [s["l1"], s["l2"]], "angle": s["angle"],
                                                                            "center": [s["cx"], s["cy"]]},
                                        "start": [s["sx"], s["sy"]]},
                            "optimizer": {"name": "SGD", "options": {"lr": s["alpha"], "momentum": s["beta"]}},
@@ -135,7 +135,7 @@ except ConfigError as e:
     st.stop()
 write_config(config, DEFAULT)
 trace = cached_run(config)
-qr = analyse_run(trace, (l1, l2), s["angle"], (s["cx"], s["cy"]))
+qr = analyse_run(trace, (s["l1"], s["l2"]), s["angle"], (s["cx"], s["cy"]))
 opt, gd = best_momentum(l1, l2), best_gd(l1, l2)
 
 cols = st.columns(6)
@@ -147,7 +147,7 @@ cols[4].metric("predicted rate", f"{qr.predicted_rate:.5f}", help="max |σ| over
 cols[5].metric("observed rate", f"{qr.observed:.5f}", delta=f"{qr.observed - qr.predicted_rate:+.1e} vs theory",
                delta_color="off", help="Fitted to torch's distance to the minimum over the run's tail.")
 if trace.diverged_at is not None:
-    st.warning(f"**{trace.message}.** α = {s['alpha']:.4g} is past the stability edge (2 + 2β)/λ₂ = "
+    st.warning(f"**{trace.message}.** α = {s['alpha']:.4g} is past the stability edge (2 + 2β)/λmax = "
                f"{(2 + 2 * s['beta']) / l2:.4g}.", icon="💥")
 
 st.plotly_chart(rate_plane_figure(rate_plane((l1, l2), s["alpha"], s["beta"])), key=f"{K}.plane", on_select=_picked,

@@ -192,7 +192,7 @@ if mode == "sweep":
         lam = lq.eigenvalues    # the Hessian of the surface this sweep ran on, ascending
         hb = best_momentum(*lam)
         marks = ((hb.alpha, hb.beta, f"theory: α*, β* for λ = {lam[0]:g}, {lam[1]:g} (rate {hb.rate:.3f})"),)
-        curves = ((max_stable_lr(result.ys, lam[1]), result.ys, f"theory: stability edge (2 + 2β)/λ₂, λ₂ = {lam[1]:g}"),)
+        curves = ((max_stable_lr(result.ys, lam[1]), result.ys, f"theory: stability edge (2 + 2β)/λmax, λmax = {lam[1]:g}"),)
     event = st.plotly_chart(sweep_figure(result, objective, marks=marks, curves=curves), key=f"{K}.heat", on_select="rerun",
                             selection_mode="points", width="stretch", theme=None)
     points = [p for p in (event.selection.points if event else []) if "customdata" in p]

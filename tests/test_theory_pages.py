@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from optviz.config import parse_config
 from optviz.engine import surface_of
 from optviz.sweeps import cell_config, parse_sweep
-from optviz.theory import best_momentum, rate
+from optviz.theory import best_momentum, local_quadratic, rate
 from optviz.ui.urlstate import config_from_query, config_to_query
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -76,6 +76,21 @@ def test_lab_jump_and_local_quadratic(lab):
     assert m["condition number κ"] == "2508" and m["predicted rate"] == "0.96085"
     assert m["α*"] == "0.003839" and m["β*"] == "0.92322" and m["best GD α"] == "0.001996"
     assert any("κ = 2508" in i.value for i in lab.info)
+
+
+def test_lab_rotates_lambda_one_eigenvector_whatever_the_order():
+    at = page("quadratic_lab.py")
+    at.number_input(key="ql.l1").set_value(10.0)
+    at.number_input(key="ql.l2").set_value(1.0)
+    at.slider(key="ql.angle").set_value(0.0).run()
+    assert not at.exception and not at.error
+    run = url_config(at, LAB_DEFAULT)
+    hessian = local_quadratic(surface_of(run), (0.3, -0.2)).hessian
+    assert hessian == (pytest.approx((10.0, 0.0)), pytest.approx((0.0, 1.0)))
+    assert metrics(at)["condition number κ"] == "10"
+    at.slider(key="ql.angle").set_value(90.0).run()
+    hessian = local_quadratic(surface_of(url_config(at, LAB_DEFAULT)), (0.0, 0.0)).hessian
+    assert hessian == (pytest.approx((1.0, 0.0), abs=1e-12), pytest.approx((0.0, 10.0), abs=1e-12))
 
 
 @pytest.mark.parametrize("query", [{"v": "1", "cfg": '{"optimizer":{"options":{"lr":"abc"}}}'},
