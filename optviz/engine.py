@@ -278,13 +278,13 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
                     probes.pop()
                 break
             positions.append([x, y])
-            if grouped:
+            if grouped:  # each group fills its own coordinate; an entry a group lacks stays NaN there
                 row: dict[str, list[float]] = {}
-                for p in params:
+                for i, p in enumerate(params):
                     for k, v in opt.state[p].items():
                         vec = _state_vector(v, 1)
                         if vec is not None:
-                            row.setdefault(k, []).extend(vec)
+                            row.setdefault(k, [math.nan, math.nan])[i] = vec[0]
             else:
                 row = {k: vec for k, v in opt.state[pxy].items() if (vec := _state_vector(v, 2)) is not None}
             state_rows.append(row)
