@@ -1,7 +1,10 @@
 """Figures: records in, plotly `go.Figure` out (no Streamlit here). Large fonts, so a projector can read them."""
 from __future__ import annotations
 
+import base64
 import functools
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,13 +75,20 @@ def _arrow(p: np.ndarray, v: np.ndarray, scale: float) -> tuple[list, list]:
     return [p[0], q[0], None, left[0], q[0], right[0], None], [p[1], q[1], None, left[1], q[1], right[1], None]
 
 
-def _state_arrows(trace: Trace, t: int, span: float) -> list[tuple[str, str, list, list]]:
-    """Arrows at the point of step t: −gradient and the optimizer's direction state (−momentum, −exp_avg)."""
+def _state_arrows(trace: Trace, t: int, span: float, final_grad=None) -> list[tuple[str, str, list, list]]:
+    """Arrows at the point of step t: −gradient and the optimizer's direction state (−momentum, −exp_avg).
+    At the last point (t = steps) the gradient is ``final_grad`` (the trace records gradients only where a step
+    was taken); the state is the one the last step left."""
     out = []
-    if t >= trace.steps:
+    if t > trace.steps:
         return out
     p = trace.positions[t]
-    vectors = [("−gradient", "#d62728", -trace.grads, t)]
+    vectors = []
+    grads = trace.grads
+    if final_grad is not None and t == trace.steps:
+        grads = np.vstack([grads.reshape(-1, 2), np.asarray(final_grad, dtype=np.float64).reshape(1, 2)])
+    if t < len(grads):
+        vectors.append(("−gradient", "#d62728", -grads, t))
     for name in ("momentum_buffer", "exp_avg"):
         if name in trace.state and t >= 1:
             vectors.append((f"−{name}", "#9467bd", -trace.state[name], t - 1))
@@ -91,16 +101,78 @@ def _state_arrows(trace: Trace, t: int, span: float) -> list[tuple[str, str, lis
     return out
 
 
-def contour_figure(surface, paths: list[Path], n_grid: int = 160, animate: bool = True, arrows: bool = True,
+def final_gradient(surface, trace: Trace):
+    """The exact gradient at the run's last point, for the arrows of the last frame (None if not finite)."""
+    x, y = (float(v) for v in trace.positions[-1])
+    try:
+        _, gx, gy = surface.value_and_grad(x, y)
+    except (ArithmeticError, ValueError):
+        return None
+    return (gx, gy) if np.isfinite([gx, gy]).all() else None
+
+
+VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
+N_BANDS = 30
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    """An (h, w, 3) uint8 array as PNG bytes (zlib only: no imaging library needed)."""
+    h, w, _ = rgb.shape
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1).tobytes()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def surface_bands(zc: np.ndarray, n_bands: int = N_BANDS) -> tuple[np.ndarray, float, float]:
+    """Each grid value's contour band (0 … n_bands−1; −1 where not finite) and the coloured range [lo, hi]."""
+    finite = np.isfinite(zc)
+    lo, hi = (float(zc[finite].min()), float(zc[finite].max())) if finite.any() else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1.0
+    band = np.floor((np.where(finite, zc, lo) - lo) / (hi - lo) * n_bands).clip(0, n_bands - 1).astype(np.int64)
+    return np.where(finite, band, -1), lo, hi
+
+
+def surface_image(xs: np.ndarray, ys: np.ndarray, zc: np.ndarray) -> tuple[dict, float, float]:
+    """The filled contour as a layout image under the data (``layer="below"``), with a thin darker line where the
+    band changes. Plotly animations with ``redraw: false`` erase contour and heatmap traces (plotly.js #4491) but
+    leave layout images alone, so the surface stays under a moving path. Returns (image, lo, hi)."""
+    band, lo, hi = surface_bands(zc)
+    stops = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in VIRIDIS], dtype=np.float64)
+    at = (np.arange(N_BANDS) + 0.5) / N_BANDS * (len(VIRIDIS) - 1)
+    palette = np.stack([np.interp(at, np.arange(len(VIRIDIS)), stops[:, k]) for k in range(3)], axis=1)
+    palette = 0.85 * palette + 0.15 * 255.0                      # the contour's opacity 0.85 over white
+    rgb = np.where((band >= 0)[..., None], palette[band.clip(0)], 255.0)
+    edge = np.zeros(band.shape, dtype=bool)
+    edge[:, 1:] |= band[:, 1:] != band[:, :-1]
+    edge[1:, :] |= band[1:, :] != band[:-1, :]
+    rgb[edge] *= 0.8
+    png = _png(rgb[::-1].round().astype(np.uint8))              # image rows run top (largest y) to bottom
+    dx = (xs[-1] - xs[0]) / max(len(xs) - 1, 1)
+    dy = (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+    image = dict(source="data:image/png;base64," + base64.b64encode(png).decode("ascii"), xref="x", yref="y",
+                 x=float(xs[0] - dx / 2), y=float(ys[-1] + dy / 2), sizex=float(xs[-1] - xs[0] + dx),
+                 sizey=float(ys[-1] - ys[0] + dy), xanchor="left", yanchor="top", sizing="stretch", layer="below",
+                 name="surface")
+    return image, lo, hi
+
+
+def contour_figure(surface, paths: list[Path], n_grid: int = 400, animate: bool = True, arrows: bool = True,
                    click_grid: int = 0, height: int = 560, domain=None) -> go.Figure:
-    """Contour of the surface with each path, the minima and the start; Plotly frames animate the paths."""
+    """The surface (a filled-contour image under the data, its colour bar on a marker trace), each path, the
+    minima and the start; Plotly frames animate the paths."""
     (x0, x1), (y0, y1) = domain or surface.domain
     xs, ys, z = surface.grid(n_grid, domain=((x0, x1), (y0, y1)))
     zc, zlabel = contour_levels(z, surface.log_contours)
+    image, lo, hi = surface_image(xs, ys, zc)
     fig = go.Figure()
-    fig.add_trace(go.Contour(x=_f32(xs), y=_f32(ys), z=_f32(zc), colorscale="Viridis", ncontours=30, opacity=0.85,
-                             colorbar=dict(title=dict(text=zlabel, side="right")), hoverinfo="skip",
-                             contours=dict(showlines=True), line=dict(width=0.5), name="surface", showlegend=False))
+    fig.add_trace(go.Scatter(x=[x0], y=[y0], mode="markers", name="surface", showlegend=False, hoverinfo="skip",
+                             marker=dict(size=1, opacity=0, color=[lo], cmin=lo, cmax=hi, colorscale="Viridis",
+                                         showscale=True, colorbar=dict(title=dict(text=zlabel, side="right")))))
+    fig.add_layout_image(image)
     if click_grid:
         gx, gy = np.meshgrid(np.linspace(x0, x1, click_grid), np.linspace(y0, y1, click_grid))
         fig.add_trace(go.Scatter(x=_f32(gx.ravel()), y=_f32(gy.ravel()), mode="markers", marker=dict(size=12, opacity=0),
@@ -122,8 +194,9 @@ def contour_figure(surface, paths: list[Path], n_grid: int = 160, animate: bool 
                                  customdata=hover, hovertemplate="%{customdata}<extra>" + path.label + "</extra>"))
         fig.add_trace(go.Scatter(x=[pos[0, 0]], y=[pos[0, 1]], mode="markers", showlegend=False, hoverinfo="skip",
                                  marker=dict(symbol="circle-open", size=14, color=path.colour, line=dict(width=3))))
-    fig.update_xaxes(range=[x0, x1], title="x", constrain="domain")
-    fig.update_yaxes(range=[y0, y1], title="y")
+    # the surface image lies under the grid lines: without them it reads like the contour it replaces
+    fig.update_xaxes(range=[x0, x1], title="x", constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[y0, y1], title="y", showgrid=False, zeroline=False)
     _layout(fig, f"{surface.label}: paths on the contour", height)
     if animate and paths:
         _animate(fig, paths, static_end, span, arrows)
@@ -240,13 +313,29 @@ def lr_figure(trace: Trace, height: int = 380) -> go.Figure:
         for g, name in enumerate(trace.groups):
             fig.add_trace(go.Scatter(x=steps, y=_f32(moms[:, g]), mode="lines", name=f"momentum/β₁ ({name})", yaxis="y2",
                                      line_shape="hv", line=dict(width=2, dash=GROUP_DASH[g % 4], color="#ff7f0e")))
-        fig.update_layout(yaxis2=dict(title="momentum / β₁", overlaying="y", side="right", showgrid=False))
+        fig.update_layout(yaxis2=dict(title="momentum / β₁", overlaying="y", side="right", showgrid=False,
+                                      range=fitted_range(moms)))
     _epoch_lines(fig, trace)
     _layout(fig, "learning rate used during each step" + (" (dotted: epoch boundaries)" if trace.config.scheduler and
                                                            trace.config.scheduler.interval == "epoch" else ""), height)
     fig.update_xaxes(title="step")
-    fig.update_yaxes(title="lr")
+    # yaxis only: update_yaxes would retitle the momentum axis too
+    fig.update_layout(yaxis=dict(title="lr", range=fitted_range(trace.lrs), exponentformat="e"))    # 1e−6, not 1μ
     return fig
+
+
+def fitted_range(values, pad: float = 0.05) -> list[float] | None:
+    """A linear axis range around the finite values: 5% beyond a spread, ±50% around a constant (plotly's own
+    autorange puts a constant c on [c − 1, c + 1], where lr 0.001 reads as 0); None when nothing is finite."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if hi > lo:
+        return [lo - pad * (hi - lo), hi + pad * (hi - lo)]
+    half = 0.5 * abs(lo) if lo != 0 else 1.0
+    return [lo - half, lo + half]
 
 
 def state_figure(trace: Trace, height: int = 380) -> go.Figure:
@@ -299,7 +388,7 @@ def frozen(fig: go.Figure) -> FrozenFigure:
     return fig if isinstance(fig, FrozenFigure) else FrozenFigure(fig.to_dict())
 
 
-def contour_base(surface, n_grid: int = 160, click_grid: int = 0, height: int = 560, domain=None) -> dict:
+def contour_base(surface, n_grid: int = 400, click_grid: int = 0, height: int = 560, domain=None) -> dict:
     """contour_figure's contour, click grid and minima without any path, as plain data to cache per surface."""
     return contour_figure(surface, [], n_grid=n_grid, animate=False, click_grid=click_grid, height=height,
                           domain=domain).to_dict()
