@@ -80,6 +80,9 @@ if n == 0:
 if "inside.step" not in st.session_state:
     raw = st.query_params.get("step", "1")
     st.session_state["inside.step"] = int(raw) if raw.isdigit() else 1
+elif st.session_state.get("inside.shown") not in (None, name):     # another optimizer: its walk starts at step 1
+    st.session_state["inside.step"] = 1
+st.session_state["inside.shown"] = name
 st.session_state["inside.step"] = min(max(st.session_state["inside.step"], 1), n)
 
 
@@ -119,7 +122,7 @@ with left:
         "forward": f"**Step {t} · forward** — at {before} the loss is **{check.loss:.6g}**. Nothing has a gradient yet.",
         "backward": f"**Step {t} · `backward()`** — autograd fills the gradients: {grads or 'inside each closure call'}. "
                     "`step()` reads exactly these numbers.",
-        "step": f"**Step {t} · `step()`** — " + (f"LBFGS called the closure **{check.evaluations}** times in this one step."
+        "step": f"**Step {t} · `step()`** — " + (f"LBFGS called the closure **{check.evaluations}** time{'s' * (check.evaluations != 1)} in this one step."
                                                   if name == "LBFGS" else "each group moves with its own options (below)."),
     }[phase])
 with right:
@@ -128,7 +131,7 @@ with right:
 
 # -- step() line by line, next to torch's optimizer.state ----------------------------------------------------------
 if name == "LBFGS":
-    st.subheader(f"`step(closure)`: {check.evaluations} closure calls inside step {t}")
+    st.subheader(f"`step(closure)`: {check.evaluations} closure call{'s' * (check.evaluations != 1)} inside step {t}")
     st.markdown(
         "LBFGS evaluates the loss and gradient **several times inside one `step()`** (its inner iterations), so it takes a "
         "closure it can call again. Each call must **zero the grads** (otherwise the new gradient is added to the last "

@@ -1,0 +1,29 @@
+"""Small things a learner reads on the pages: step counts, plurals, limits, labels."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+
+
+def page(name: str, **query) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=30)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def test_inside_step_opens_another_optimizer_on_step_one_and_counts_calls_in_good_english():
+    at = page("inside_step.py")
+    for _ in range(3):
+        at.button(key="inside.next").click().run()
+    assert at.session_state["inside.step"] == 4
+    at.selectbox(key="inside.optimizer").set_value("LBFGS").run()
+    assert not at.exception
+    assert at.session_state["inside.step"] == 1 and at.query_params["step"] == "1"
+    assert at.subheader[0].value.endswith("closure calls inside step 1")
+    at.button(key="inside.next").click().run()            # LBFGS's second step on the quadratic: one call
+    assert at.subheader[0].value == "`step(closure)`: 1 closure call inside step 2"
+    assert "called the closure **1** time in this one step" in at.info[0].value
+    at.button(key="inside.next").click().run()            # same optimizer: moving on keeps the step
+    assert at.session_state["inside.step"] == 3
