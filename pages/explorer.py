@@ -5,7 +5,7 @@ from optviz.codegen import generate_script
 from optviz.config import ConfigError, parse_config
 from optviz.presets import WATCH
 from optviz.ui import explorer_view as view
-from optviz.ui.controls import config_controls, set_start, start_key, step_by
+from optviz.ui.controls import config_controls, set_start, start_key, step_buttons
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import hidden_controls, read_config, write_config
@@ -70,10 +70,7 @@ st.caption(f"{trace.message} · {'click the plot to start there · ' if clickabl
            f"▶ Play animates the path in your browser; hover a point for its step, gradient and state.")
 c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="top")
 if "steps" not in hidden:
-    c1.button("One more step", key=f"{KEY}.step_plus", icon=":material/skip_next:", on_click=step_by, args=(KEY, 1),
-              width="stretch", help="Run one more optimizer.step() and read what it did on the right.")
-    c2.button("One step back", key=f"{KEY}.step_minus", icon=":material/skip_previous:", on_click=step_by, args=(KEY, -1),
-              width="stretch")
+    step_buttons(KEY, config.steps, c1, c2)
 with c3.expander(f"Step {trace.steps} in numbers", icon=":material/search:", key=f"{KEY}.last_step"):
     st.markdown(view.last_step_table(trace))
 

@@ -102,7 +102,7 @@ with st.sidebar:
                                            format_func=lambda k: SURFACES[k].label)
             loss["surface_noise"] = st.slider("gradient noise σ", 0.0, 5.0, float(setup.loss.surface_noise), 0.1,
                                               key="lab.snoise")
-        loss["seed"] = st.number_input("seed", 0, 10_000, setup.loss.seed, key="lab.seed")
+        loss["seed"] = st.number_input("seed", 0, 2**31 - 1, setup.loss.seed, key="lab.seed")
     st.header("View")
     overlays = st.multiselect("overlay other schedulers", [n for n in names if n != name], max_selections=MAX_OVERLAYS,
                               key="lab.overlays", help="Each with its default options, in the same loop.")

@@ -199,9 +199,13 @@ def _scheduler_dict(choice: SchedulerChoice) -> dict:
 
 
 def steps_control(steps: int, key: str, hidden: set[str], container=st) -> int:
+    """The steps slider: 1 … 1,000, reaching further when a link or "One more step" asked for more (up to the cap)."""
     if "steps" in hidden:
         return steps
-    return container.slider("steps", 1, max(MAX_UI_STEPS, steps), key=_initial(f"{key}.steps", steps), help=STEPS.help)
+    k = _initial(f"{key}.steps", steps)
+    current = max(1, min(MAX_CONFIG_STEPS, int(st.session_state[k])))
+    st.session_state[k] = current
+    return container.slider("steps", 1, max(MAX_UI_STEPS, steps, current), key=k, help=STEPS.help)
 
 
 def seed_control(seed: int, key: str, hidden: set[str], container=st) -> int:
@@ -214,6 +218,18 @@ def step_by(key: str, delta: int) -> None:
     """Callback of the single-step buttons: move the steps slider by ``delta`` (before it is drawn)."""
     k = f"{key}.steps"
     st.session_state[k] = max(1, min(MAX_CONFIG_STEPS, int(st.session_state.get(k, STEPS.default)) + delta))
+
+
+def step_buttons(key: str, steps: int, plus=st, minus=st) -> None:
+    """"One more step" / "One step back", each disabled (saying why) at its end of 1 … MAX_CONFIG_STEPS."""
+    last, first = steps >= MAX_CONFIG_STEPS, steps <= 1
+    plus.button("One more step", key=f"{key}.step_plus", icon=":material/skip_next:", on_click=step_by, args=(key, 1),
+                width="stretch", disabled=last,
+                help=f"A run takes at most {MAX_CONFIG_STEPS:,} steps." if last
+                else "Run one more optimizer.step() and read what it did on the right.")
+    minus.button("One step back", key=f"{key}.step_minus", icon=":material/skip_previous:", on_click=step_by,
+                 args=(key, -1), width="stretch", disabled=first,
+                 help="The run has a single step: there is no step before it." if first else "Drop the last step of the run.")
 
 
 def config_controls(config: Config, key: str, hidden: set[str], container=st) -> dict:
@@ -248,4 +264,4 @@ def reset_widgets(key: str) -> None:
 
 
 __all__ = ["config_controls", "entry_controls", "problem_controls", "optimizer_controls", "scheduler_controls", "steps_control",
-           "seed_control", "start_controls", "start_key", "set_start", "step_by", "reset_widgets"]
+           "seed_control", "start_controls", "start_key", "set_start", "step_by", "step_buttons", "reset_widgets"]
