@@ -17,6 +17,8 @@ FONT = dict(size=16)
 MAX_FRAMES = 60
 GROUP_DASH = ("solid", "dash", "dot", "dashdot")
 STATE_COLOURS = {"momentum_buffer": "#9467bd", "exp_avg": "#9467bd", "grad": "#d62728"}
+# state torch keeps as one number per parameter, not one per coordinate (Adam's step, LBFGS's func_evals, …)
+SCALAR_STATE = frozenset({"step", "func_evals", "n_iter", "t", "H_diag", "prev_loss", "eta", "mu", "mu_product"})
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,9 @@ def surface_image(xs: np.ndarray, ys: np.ndarray, zc: np.ndarray) -> tuple[dict,
     return image, lo, hi
 
 
-def contour_figure(surface, paths: list[Path], n_grid: int = 400, animate: bool = True, arrows: bool = True,
-                   click_grid: int = 0, height: int = 560, domain=None) -> go.Figure:
-    """The surface (a filled-contour image under the data, its colour bar on a marker trace), each path, the
-    minima and the start; Plotly frames animate the paths."""
+def contour_base(surface, n_grid: int = 400, click_grid: int = 0, height: int = 560, domain=None) -> dict:
+    """The surface without any path, as plain data to cache per surface: a filled-contour image under the data
+    (its colour bar on a marker trace), the click grid and the minima."""
     (x0, x1), (y0, y1) = domain or surface.domain
     xs, ys, z = surface.grid(n_grid, domain=((x0, x1), (y0, y1)))
     zc, zlabel = contour_levels(z, surface.log_contours)
@@ -183,86 +184,43 @@ def contour_figure(surface, paths: list[Path], n_grid: int = 400, animate: bool 
                                  marker=dict(symbol="star", size=18, color="white", line=dict(color="black", width=1.5)),
                                  name="minimum", text=[f"{m.kind} minimum, f = {m.value:.6g}" for m in mins],
                                  hovertemplate="%{text}<br>(%{x:.4f}, %{y:.4f})<extra></extra>"))
-    span = max(x1 - x0, y1 - y0)
-    static_end = len(fig.data)
-    for path in paths:
-        tr = path.trace
-        pos = tr.positions
-        hover = _hover(tr)
-        fig.add_trace(go.Scatter(x=_f32(pos[:, 0]), y=_f32(pos[:, 1]), mode="lines+markers", name=path.label,
-                                 line=dict(color=path.colour, width=2.5, dash=path.dash), marker=dict(size=4),
-                                 customdata=hover, hovertemplate="%{customdata}<extra>" + path.label + "</extra>"))
-        fig.add_trace(go.Scatter(x=[pos[0, 0]], y=[pos[0, 1]], mode="markers", showlegend=False, hoverinfo="skip",
-                                 marker=dict(symbol="circle-open", size=14, color=path.colour, line=dict(width=3))))
     # the surface image lies under the grid lines: without them it reads like the contour it replaces
     fig.update_xaxes(range=[x0, x1], title="x", constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(range=[y0, y1], title="y", showgrid=False, zeroline=False)
     _layout(fig, f"{surface.label}: paths on the contour", height)
-    if animate and paths:
-        _animate(fig, paths, static_end, span, arrows)
-    return fig
+    return fig.to_dict()
+
+
+def contour_figure(surface, paths: list[Path], n_grid: int = 400, animate: bool = True, arrows: bool = True,
+                   click_grid: int = 0, height: int = 560, domain=None) -> go.Figure:
+    """The surface with each path, the minima and the start; Plotly frames animate the paths, and a single path
+    carries its gradient and state arrows at every frame."""
+    base = contour_base(surface, n_grid=n_grid, click_grid=click_grid, height=height, domain=domain)
+    return go.Figure(contour_with_paths(base, paths, animate=animate, arrows=arrows, surface=surface).to_dict())
+
+
+def scalar_state(trace: Trace) -> set[str]:
+    """The state entries to show as one number: torch's per-parameter scalars, where x and y hold the same value."""
+    return {k for k, v in trace.state.items()
+            if k in SCALAR_STATE and np.array_equal(v[..., 0], v[..., 1], equal_nan=True)}
 
 
 def _hover(tr: Trace) -> np.ndarray:
     rows = []
     n = tr.steps
+    scalars = scalar_state(tr)
     for t in range(n + 1):
         s = f"step {t}<br>(x, y) = ({tr.positions[t, 0]:.4g}, {tr.positions[t, 1]:.4g})<br>loss {tr.losses[t]:.4g}"
         if t < n:
             s += f"<br>gradient ({tr.grads[t, 0]:.3g}, {tr.grads[t, 1]:.3g})"
             if t >= 1:
                 for name, v in tr.state.items():
-                    if name not in ("step",):
+                    if name in scalars:
+                        s += f"<br>{name} {v[t - 1, 0]:.4g}" if name != "step" else ""
+                    else:
                         s += f"<br>{name} ({v[t - 1, 0]:.3g}, {v[t - 1, 1]:.3g})"
         rows.append(s)
     return np.array(rows, dtype=object)
-
-
-def _animate(fig: go.Figure, paths: list[Path], first_path_trace: int, span: float, arrows: bool) -> None:
-    """Frames: each path grows to step t, with a marker (and state arrows for a single path) at its head."""
-    n = max(p.trace.steps for p in paths)
-    steps = frame_steps(n)
-    single = len(paths) == 1 and arrows
-    n_arrow = 3 if single else 0
-    head_start = len(fig.data)
-    for p in paths:
-        fig.add_trace(go.Scatter(x=[p.trace.positions[-1, 0]], y=[p.trace.positions[-1, 1]], mode="markers", showlegend=False,
-                                 marker=dict(size=14, color=p.colour, line=dict(color="white", width=2)), hoverinfo="skip"))
-    for i in range(n_arrow):
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(width=3), name=f"arrow {i}", showlegend=False, hoverinfo="skip"))
-    frames = []
-    for t in steps:
-        data, idx = [], []
-        for j, p in enumerate(paths):
-            m = min(t, p.trace.steps)
-            pos = p.trace.positions
-            data.append(go.Scatter(x=_f32(pos[: m + 1, 0]), y=_f32(pos[: m + 1, 1])))
-            idx.append(first_path_trace + 2 * j)
-            data.append(go.Scatter(x=[pos[m, 0]], y=[pos[m, 1]]))
-            idx.append(head_start + j)
-        if single:
-            arrows_t = _state_arrows(paths[0].trace, int(min(t, paths[0].trace.steps)), span)
-            for i in range(n_arrow):
-                if i < len(arrows_t):
-                    label, colour, xs, ys = arrows_t[i]
-                    data.append(go.Scatter(x=xs, y=ys, line=dict(color=colour), name=label, showlegend=True))
-                else:
-                    data.append(go.Scatter(x=[None], y=[None], showlegend=False))
-                idx.append(head_start + len(paths) + i)
-        frames.append(go.Frame(data=data, traces=idx, name=str(t)))
-    fig.frames = frames
-    # show the whole run at first; Play starts from step 0
-    fig.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.08, xanchor="left", yanchor="top", pad=dict(t=10),
-                          buttons=[dict(label="▶ Play", method="animate",
-                                        args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=True, transition=dict(duration=0))]),
-                                   dict(label="❚❚ Pause", method="animate",
-                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=len(steps) - 1, x=0.18, len=0.82, y=-0.05, yanchor="top", currentvalue=dict(prefix="step ", xanchor="right"),
-                      steps=[dict(label=str(t), method="animate",
-                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False))]) for t in steps])],
-        margin=dict(b=110),
-    )
 
 
 def surface3d_figure(surface, paths: list[Path], n_grid: int = 80, height: int = 560) -> go.Figure:
@@ -339,16 +297,19 @@ def fitted_range(values, pad: float = 0.05) -> list[float] | None:
 
 
 def state_figure(trace: Trace, height: int = 380) -> go.Figure:
-    """Each tensor of torch's optimizer state after every step, per coordinate."""
+    """Each tensor of torch's optimizer state after every step, per coordinate (a per-parameter scalar once)."""
     fig = go.Figure()
     steps = np.arange(1, trace.steps + 1)
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+    scalars = scalar_state(trace)
     for i, (name, v) in enumerate(sorted(trace.state.items())):
-        for c, coord in enumerate("xy"):
-            fig.add_trace(go.Scatter(x=steps, y=_f32(v[:, c]), mode="lines", name=f"{name}[{coord}]", legendgroup=name,
+        for c, coord in enumerate("x" if name in scalars else "xy"):
+            fig.add_trace(go.Scatter(x=steps, y=_f32(v[:, c]), mode="lines", name=name if name in scalars else f"{name}[{coord}]",
+                                     legendgroup=name,
                                      line=dict(color=palette[i % len(palette)], dash="solid" if c == 0 else "dash", width=2)))
     _layout(fig, "optimizer.state after each step (solid: x, dashed: y)", height)
     fig.update_xaxes(title="step")
+    fig.update_yaxes(title="state value")
     if not trace.state:
         fig.add_annotation(text="this optimizer keeps no state with these settings", showarrow=False, font=dict(size=18),
                            xref="paper", yref="paper", x=0.5, y=0.5)
@@ -388,14 +349,10 @@ def frozen(fig: go.Figure) -> FrozenFigure:
     return fig if isinstance(fig, FrozenFigure) else FrozenFigure(fig.to_dict())
 
 
-def contour_base(surface, n_grid: int = 400, click_grid: int = 0, height: int = 560, domain=None) -> dict:
-    """contour_figure's contour, click grid and minima without any path, as plain data to cache per surface."""
-    return contour_figure(surface, [], n_grid=n_grid, animate=False, click_grid=click_grid, height=height,
-                          domain=domain).to_dict()
-
-
-def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arrows: bool = True) -> FrozenFigure:
-    """The picture of ``contour_figure(surface, paths, ...)`` assembled on a cached ``contour_base``."""
+def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arrows: bool = True,
+                       surface=None) -> FrozenFigure:
+    """The paths drawn on a (cached) ``contour_base``. With ``surface``, a single path's last frame also gets its
+    gradient arrow (the trace records gradients only where a step was taken)."""
     (x0, x1), (y0, y1) = base["layout"]["xaxis"]["range"], base["layout"]["yaxis"]["range"]
     data = list(base["data"])
     first_path = len(data)
@@ -408,12 +365,15 @@ def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arro
                          hoverinfo="skip", marker=dict(symbol="circle-open", size=14, color=p.colour, line=dict(width=3))))
     spec = {"data": data, "layout": dict(base["layout"])}
     if animate and paths:
-        _animate_data(spec, paths, first_path, max(x1 - x0, y1 - y0), arrows)
+        final_grad = final_gradient(surface, paths[0].trace) if surface is not None and len(paths) == 1 else None
+        _animate_data(spec, paths, first_path, max(x1 - x0, y1 - y0), arrows, final_grad)
     return FrozenFigure(spec)
 
 
-def _animate_data(spec: dict, paths: list[Path], first_path: int, span: float, arrows: bool) -> None:
-    """What `_animate` adds, as plain data: head markers, arrow slots, frames, Play/Pause and the step slider."""
+def _animate_data(spec: dict, paths: list[Path], first_path: int, span: float, arrows: bool, final_grad=None) -> None:
+    """Head markers, arrow slots, frames, Play/Pause and the step slider, as plain data. Each path grows to step t
+    with a marker at its head; a single path carries its arrows at every frame, and the figure opens on the last
+    frame (arrows included)."""
     data = spec["data"]
     steps = frame_steps(max(p.trace.steps for p in paths))
     single = len(paths) == 1 and arrows
@@ -436,7 +396,7 @@ def _animate_data(spec: dict, paths: list[Path], first_path: int, span: float, a
                       dict(type="scatter", x=[float(pos[m, 0])], y=[float(pos[m, 1])])]
             idx += [first_path + 2 * j, head_start + j]
         if single:
-            arrows_t = _state_arrows(paths[0].trace, int(min(t, paths[0].trace.steps)), span)
+            arrows_t = _state_arrows(paths[0].trace, int(min(t, paths[0].trace.steps)), span, final_grad)
             for i in range(n_arrow):
                 if i < len(arrows_t):
                     label, colour, xs, ys = arrows_t[i]
@@ -447,6 +407,9 @@ def _animate_data(spec: dict, paths: list[Path], first_path: int, span: float, a
                 idx.append(head_start + len(paths) + i)
         frames.append(dict(data=fdata, traces=idx, name=str(t)))
     spec["frames"] = frames
+    if single:  # what shows on load and after Play: the last frame, arrows included
+        for d, i in zip(frames[-1]["data"][-n_arrow:], frames[-1]["traces"][-n_arrow:]):
+            data[i] = {**data[i], **d}
     spec["layout"].update(_animation_layout(steps, spec["layout"].get("margin", {})))
 
 

@@ -236,7 +236,7 @@ def test_contour_with_paths_equals_contour_figure(cfg, click):
     tr = run(config)
     surf = surface_of(config)
     slow = contour_figure(surf, [path_of(tr)], click_grid=click)
-    fast = contour_with_paths(contour_base(surf, click_grid=click), [path_of(tr)])
+    fast = contour_with_paths(contour_base(surf, click_grid=click), [path_of(tr)], surface=surf)
     assert _plain(json.loads(pio.to_json(fast, validate=False))) == _plain(json.loads(slow.to_json()))
 
 

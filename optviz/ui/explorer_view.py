@@ -45,7 +45,8 @@ def contour_base(config: Config, click_grid: int) -> dict:
 @st.cache_resource(**FIGURE_CACHE)
 def contour_figure(key: str, click_grid: int = 25):
     config = Config.from_json(key)
-    return figures.contour_with_paths(contour_base(config, click_grid), [figures.path_of(trace_of(key))])
+    return figures.contour_with_paths(contour_base(config, click_grid), [figures.path_of(trace_of(key))],
+                                      surface=surface(config))
 
 
 @st.cache_resource(**FIGURE_CACHE)
@@ -200,8 +201,12 @@ def tune_param(default: dict) -> dict:
 
 # -- facts about a run -----------------------------------------------------------------------------
 
+def _num(a) -> str:
+    return "—" if not math.isfinite(float(a)) else f"{float(a):.4g}"
+
+
 def _vec(v) -> str:
-    return "(" + ", ".join("—" if not math.isfinite(float(a)) else f"{float(a):.4g}" for a in v) + ")"
+    return "(" + ", ".join(_num(a) for a in v) + ")"
 
 
 def last_step_table(trace: Trace) -> str:
@@ -214,8 +219,9 @@ def last_step_table(trace: Trace) -> str:
             ("point after", _vec(trace.positions[n])), ("loss after", f"{trace.losses[n]:.6g}")]
     if np.isfinite(trace.momentums[n - 1]).any():
         rows.insert(3, ("momentum / β₁", _vec(trace.momentums[n - 1])))
+    scalars = figures.scalar_state(trace)
     for name, v in sorted(trace.state.items()):
-        rows.append((f"state `{name}` (x, y)", _vec(v[n - 1])))
+        rows.append((f"state `{name}`", _num(v[n - 1, 0])) if name in scalars else (f"state `{name}` (x, y)", _vec(v[n - 1])))
     if trace.evaluations[n - 1] > 1:
         rows.append(("closure calls in this step", str(int(trace.evaluations[n - 1]))))
     return f"**Step {n}**\n\n| | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
