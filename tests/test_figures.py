@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from optviz.engine import run
-from optviz.figures import lr_figure
+from optviz.figures import _hover, lr_figure, scalar_state, state_figure
+from optviz.ui.explorer_view import last_step_table
 
 ROSEN = {"surface": "rosenbrock"}
 
@@ -43,3 +44,41 @@ def test_group_lrs_share_one_fitted_axis():
                                                   "groups": {"x": {}, "y": {"lr": 1e-4}}}, "steps": 5})
     fig = lr_figure(trace).to_dict()
     assert len(fig["data"]) == 2 and _contains(fig["layout"]["yaxis"]["range"], trace.lrs)
+
+
+# -- optimizer state: per-parameter scalars once, vectors per coordinate, the axis titled ---------------------------
+
+LBFGS = {"problem": ROSEN, "optimizer": {"name": "LBFGS"}, "steps": 4}
+
+
+def test_scalar_state_is_one_number_and_vectors_stay_pairs():
+    trace = run(LBFGS)
+    assert {"func_evals", "n_iter", "d"} <= set(trace.state)
+    scalars = scalar_state(trace)
+    assert {"func_evals", "n_iter"} <= scalars and "d" not in scalars and "prev_flat_grad" not in scalars
+    hover = _hover(trace)[2]
+    evals = trace.state["func_evals"][1, 0]
+    assert f"func_evals {evals:.4g}<br>" in hover + "<br>" and f"func_evals ({evals:.3g}" not in hover
+    d = trace.state["d"][1]
+    assert f"d ({d[0]:.3g}, {d[1]:.3g})" in hover
+    table = last_step_table(trace)
+    assert f"| state `func_evals` | {trace.state['func_evals'][-1, 0]:.4g} |" in table
+    assert "| state `d` (x, y) | (" in table
+
+
+def test_a_vector_that_happens_to_be_equal_is_still_a_pair():
+    # Rprop's step_size starts equal in x and y; it is a per-coordinate tensor, not a scalar
+    trace = run({"problem": ROSEN, "optimizer": {"name": "Rprop"}, "steps": 3})
+    assert np.array_equal(trace.state["step_size"][:, 0], trace.state["step_size"][:, 1])
+    assert "step_size" not in scalar_state(trace) and "step" in scalar_state(trace)
+    names = [t["name"] for t in state_figure(trace).to_dict()["data"]]
+    assert {"step_size[x]", "step_size[y]", "step"} <= set(names) and "step[y]" not in names
+
+
+def test_state_figure_draws_a_scalar_once_and_titles_its_axis():
+    trace = run(LBFGS)
+    fig = state_figure(trace).to_dict()
+    names = [t["name"] for t in fig["data"]]
+    assert names.count("func_evals") == 1 and "func_evals[y]" not in names and {"d[x]", "d[y]"} <= set(names)
+    assert fig["layout"]["yaxis"]["title"]["text"] == "state value"
+    assert fig["layout"]["xaxis"]["title"]["text"] == "step"
