@@ -39,6 +39,9 @@ def path_of(trace: Trace, label: str | None = None, dash: str = "solid") -> Path
 def _layout(fig: go.Figure, title: str, height: int = 520, **kw) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0.01), font=FONT, height=height, margin=dict(l=60, r=20, t=60, b=50),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0), template="plotly_white", **kw)
+    # tick labels set on every axis, not only through layout.font: Streamlit's chart theme resets them to 12 px
+    fig.update_xaxes(tickfont=FONT)
+    fig.update_yaxes(tickfont=FONT)
     return fig
 
 
@@ -97,8 +100,11 @@ def _state_arrows(trace: Trace, t: int, span: float, final_grad=None) -> list[tu
     for label, colour, series, i in vectors:
         norms = np.hypot(series[:, 0], series[:, 1])
         top = np.nanmax(norms) if np.isfinite(norms).any() else 0
-        if top > 0 and np.isfinite(series[i]).all():
-            xs, ys = _arrow(p, series[i], 0.18 * span / top)
+        if top > 0 and np.isfinite(series[i]).all() and norms[i] > 0:
+            # length ∝ √(|v| / largest |v| of the run), at least 4 % of the plot: a gradient a thousand times smaller
+            # than the first one still shows its direction (the hover gives the numbers)
+            length = span * max(0.04, 0.18 * np.sqrt(norms[i] / top))
+            xs, ys = _arrow(p, series[i], length / norms[i])
             out.append((label, colour, xs, ys))
     return out
 

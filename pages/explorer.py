@@ -8,7 +8,7 @@ from optviz.ui import explorer_view as view
 from optviz.ui.controls import config_controls, set_start, start_key, step_buttons
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
-from optviz.ui.urlstate import hidden_controls, read_config, write_config
+from optviz.ui.urlstate import hidden_controls, read_config, remember_query, write_config
 
 inside_navigation()
 
@@ -25,7 +25,7 @@ st.markdown("One **real `torch.optim`** optimizer steps a point `(x, y)` downhil
             "setting lives in the address bar, so a link reproduces exactly this run.")
 
 notes = [view.take_preset_link("explorer", KEY)]
-config, warning = read_config(DEFAULT)
+config, warning = read_config(DEFAULT, carry=("problem", "optimizer"))   # no query: where this session left off
 notes.append(warning)
 hidden = hidden_controls()
 with st.sidebar:
@@ -67,7 +67,8 @@ clickable = "start" not in hidden
 st.plotly_chart(view.contour_figure(key, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch", theme=None,
                 on_select=_clicked if clickable else "ignore", selection_mode="points")
 st.caption(f"{trace.message} · {'click the plot to start there · ' if clickable else ''}"
-           f"▶ Play animates the path in your browser; hover a point for its step, gradient and state.")
+           f"▶ Play animates the path in your browser; hover a point for its step, gradient and state. "
+           "Arrows show directions; their length grows with √ of the size (relative to the run's largest).")
 c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="top")
 if "steps" not in hidden:
     step_buttons(KEY, config.steps, c1, c2)
@@ -106,6 +107,7 @@ def figure_tabs(config, trace) -> None:
             else:
                 st.plotly_chart(view.single_figure(kind, key), key=f"{KEY}.fig.{kind}", width="stretch", theme=None)
     view.set_param("tab", None if tab == "loss" else tab)
+    remember_query(DEFAULT)
 
 
 figure_tabs(config, trace)

@@ -79,6 +79,8 @@ def test_the_image_is_the_surface():
 def test_arrows_at_every_frame_and_on_load():
     cfg = {"optimizer": {"name": "SGD", "options": {"lr": 0.001, "momentum": 0.9}}, "steps": 40}
     spec, surf, (tr,) = _spec(cfg)
+    (x0, x1), (y0, y1) = surf.domain
+    span = max(x1 - x0, y1 - y0)
     arrows = [i for i, d in enumerate(spec["data"]) if str(d.get("name", "")).startswith(("arrow", "−"))]
     assert len(arrows) == 3
     for frame in spec["frames"]:
@@ -86,6 +88,9 @@ def test_arrows_at_every_frame_and_on_load():
         drawn = {d.get("name") for d, i in zip(frame["data"], frame["traces"]) if i in arrows and d["x"][0] is not None}
         want = {"−gradient"} | ({"−momentum_buffer"} if t >= 1 else set())
         assert drawn == want, (t, drawn)
+        for d, i in zip(frame["data"], frame["traces"]):   # every arrow long enough to see its direction
+            if i in arrows and d["x"][0] is not None:
+                assert np.hypot(d["x"][1] - d["x"][0], d["y"][1] - d["y"][0]) >= 0.039 * span, (t, d["name"])
     # on load (the last frame): the −gradient arrow points along −∇f at the last point
     names = {spec["data"][i]["name"]: spec["data"][i] for i in arrows}
     assert {"−gradient", "−momentum_buffer"} <= set(names)
