@@ -1,7 +1,11 @@
 """Small things a learner reads on the pages: step counts, plurals, limits, labels."""
+import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from optviz.figures import FONT
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
@@ -27,3 +31,21 @@ def test_inside_step_opens_another_optimizer_on_step_one_and_counts_calls_in_goo
     assert "called the closure **1** time in this one step" in at.info[0].value
     at.button(key="inside.next").click().run()            # same optimizer: moving on keeps the step
     assert at.session_state["inside.step"] == 3
+
+
+def _axes(spec: dict) -> dict:
+    return {k: v for k, v in spec["layout"].items() if k.startswith(("xaxis", "yaxis"))}
+
+
+@pytest.mark.parametrize("name", ["inside_step.py", "scheduler_lab.py", "pitfalls.py", "small_nets.py", "explorer.py"])
+def test_every_chart_sets_tick_labels_to_the_app_font(name):
+    # Streamlit's chart theme draws ticks at 12 px unless an axis sets its own tick font
+    at = page(name)
+    assert not at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert charts
+    for spec in charts:
+        axes = _axes(spec)
+        assert axes, spec["layout"].get("title")
+        for key, axis in axes.items():
+            assert axis.get("tickfont", {}).get("size") == FONT["size"], (name, key, spec["layout"].get("title"))
