@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -42,6 +43,29 @@ def _layout(fig: go.Figure, title: str, height: int = 520, **kw) -> go.Figure:
     # tick labels set on every axis, not only through layout.font: Streamlit's chart theme resets them to 12 px
     fig.update_xaxes(tickfont=FONT)
     fig.update_yaxes(tickfont=FONT)
+    return fig
+
+
+def log_ticks(values) -> dict:
+    """Tick settings for a log axis over ``values`` that never label 0.2 or 0.5 as a bare "2" or "5" (plotly's
+    minor labels): only decades (10⁻³, 10⁻²) over two decades or more, full values (0.2, 0.5, 1) over less.
+    ``values``: an array, or a list of arrays (e.g. one per trace)."""
+    parts = values if isinstance(values, (list, tuple)) else [values]
+    v = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in parts]) if len(parts) else np.empty(0)
+    v = v[np.isfinite(v) & (v > 0)]
+    span = math.log10(v.max()) - math.log10(v.min()) if v.size else 0.0
+    if span >= 2:
+        return dict(dtick=max(1, math.ceil(span / 8)), exponentformat="power")
+    return dict(tickformat="~g")
+
+
+def label_log_axes(fig: go.Figure) -> go.Figure:
+    """``log_ticks`` on every log y axis of the figure (subplots included), from the y values of the traces on it."""
+    for key, axis in fig.layout.to_plotly_json().items():
+        if key.startswith("yaxis") and axis.get("type") == "log":
+            ref = "y" + key[5:]
+            values = [t.y for t in fig.data if (t.yaxis or "y") == ref and t.y is not None]
+            fig.layout[key].update(log_ticks(values))
     return fig
 
 
@@ -248,13 +272,19 @@ def loss_figure(paths: list[Path], f_star: float | None = None, height: int = 38
     ``log=False`` for a linear axis, e.g. on a surface unbounded below where f goes negative."""
     fig = go.Figure()
     for p in paths:
-        y = p.trace.losses - (f_star or 0.0)
-        fig.add_trace(go.Scatter(x=np.arange(len(y)), y=_f32(np.where(y > 0, y, np.nan) if log else y), mode="lines",
+        fig.add_trace(go.Scatter(x=np.arange(len(p.trace.losses)), y=_loss_values(p, f_star, log), mode="lines",
                                  name=p.label, line=dict(color=p.colour, dash=p.dash, width=2.5)))
     _layout(fig, "loss − f* vs step" if f_star is not None else "loss vs step", height)
     fig.update_yaxes(type="log" if log else "linear", title="f − f*" if f_star is not None else "f")
     fig.update_xaxes(title="step")
+    if log and paths:
+        fig.update_yaxes(**log_ticks([t.y for t in fig.data]))
     return fig
+
+
+def _loss_values(p: Path, f_star: float | None, log: bool) -> np.ndarray:
+    y = p.trace.losses - (f_star or 0.0)
+    return _f32(np.where(y > 0, y, np.nan) if log else y)
 
 
 def _epoch_lines(fig: go.Figure, trace: Trace) -> None:
@@ -447,9 +477,9 @@ def _loss_layout(known_f_star: bool, height: int, log: bool) -> dict:
 
 def loss_figure_fast(paths: list[Path], f_star: float | None = None, height: int = 380, log: bool = True) -> FrozenFigure:
     """The picture of ``loss_figure(paths, f_star, height, log)`` as plain data on a cached layout."""
-    data = []
-    for p in paths:
-        y = p.trace.losses - (f_star or 0.0)
-        data.append(dict(type="scatter", x=np.arange(len(y)), y=_f32(np.where(y > 0, y, np.nan) if log else y),
-                         mode="lines", name=p.label, line=dict(color=p.colour, dash=p.dash, width=2.5)))
-    return FrozenFigure({"data": data, "layout": _loss_layout(f_star is not None, height, log)})
+    data = [dict(type="scatter", x=np.arange(len(p.trace.losses)), y=_loss_values(p, f_star, log), mode="lines",
+                 name=p.label, line=dict(color=p.colour, dash=p.dash, width=2.5)) for p in paths]
+    layout = _loss_layout(f_star is not None, height, log)
+    if log and paths:
+        layout = {**layout, "yaxis": {**layout["yaxis"], **log_ticks([d["y"] for d in data])}}
+    return FrozenFigure({"data": data, "layout": layout})

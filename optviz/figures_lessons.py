@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import _f32, _layout, contour_levels
+from .figures import _f32, _layout, contour_levels, label_log_axes
 
 GROUP_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 GROUP_DASH = ("solid", "dash", "dot")     # groups that share a curve (CyclicLR, OneCycleLR) stay visible
@@ -147,7 +147,7 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
             height or 320 + 200 * rows)
     fig.update_layout(margin=dict(b=120), legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.12, yanchor="top"))
     fig.update_annotations(font=dict(size=17))
-    return fig
+    return label_log_axes(fig)
 
 
 def overlay_figure(schedules: list, group: int = 0, log_y: bool = False, height: int = 420) -> go.Figure:
@@ -161,7 +161,7 @@ def overlay_figure(schedules: list, group: int = 0, log_y: bool = False, height:
                                            dash="solid" if i == 0 else "dash")))
     fig.update_xaxes(title="optimizer step")
     fig.update_yaxes(title=f"lr (group {group})", type="log" if log_y else "linear")
-    return _layout(fig, "overlay: the same loop with other schedulers (their default options)", height)
+    return label_log_axes(_layout(fig, "overlay: the same loop with other schedulers (their default options)", height))
 
 
 # -- Pitfalls Lab -----------------------------------------------------------------------------------------
@@ -199,6 +199,6 @@ def pitfall_figure(pitfall, outcome, height: int = 430) -> go.Figure:
                                    x=0.5, y=0.5 - 0.1 * i)
         fig.update_xaxes(title_text=s.x_label, row=1, col=c)
         fig.update_yaxes(title_text=s.y_label, type="log" if s.log else "linear", row=1, col=c)
-    _layout(fig, "", height)
+    label_log_axes(_layout(fig, "", height))
     return fig.update_layout(margin=dict(t=50, b=110), legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.2,
                                                                   yanchor="top"))

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import FONT, _f32, _layout
+from .figures import FONT, _f32, _layout, label_log_axes
 from .landscape import Landscape
 from .nets import NetTrace
 from .optimizers import get_optimizer
@@ -49,7 +49,7 @@ def _positive(a: np.ndarray) -> np.ndarray:
 
 def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
     """The app's layout, with the legend above the subplot titles."""
-    _layout(fig, title, height)
+    label_log_axes(_layout(fig, title, height))
     fig.update_layout(legend=dict(y=1.06), margin=dict(t=100))
     fig.update_annotations(font=FONT)
     return fig

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import Path, _f32, _layout
+from .figures import Path, _f32, _layout, log_ticks
 from .race import OBJECTIVES, TuneResult
 
 
@@ -39,5 +39,5 @@ def tuning_figure(results: list[TuneResult], paths: list[Path], objective: str, 
     fig.update_xaxes(type="log", title="learning rate", tickvals=decades, ticktext=[f"{v:g}" for v in decades])
     fig.update_yaxes(type="log" if log_y else "linear", title=OBJECTIVES[objective].split(" over ")[0]
                      + (" − f*" if f_star is not None else ""),
-                     **({"dtick": "D2"} if log_y else {}))
+                     **(log_ticks(finite + [top]) if log_y else {}))
     return fig

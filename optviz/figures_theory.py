@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 
 from .basins import DIVERGED, NOT_CONVERGED, BasinResult, category
 from .engine import surface_of
-from .figures import _f32, _layout, contour_levels
+from .figures import _f32, _layout, contour_levels, log_ticks
 from .optimizers import OPTIMIZERS
 from .sweeps import SweepResult
 from .theory import QuadraticRun, RatePlane
@@ -19,7 +19,6 @@ PREDICTED = "#222222"
 UNSTABLE = "#b0b0b0"
 RATE_TICKS = (0.5, 0.9, 0.99, 0.999, 0.9999)
 CRITICAL_COLOURS = ("#ff7f0e", "#e377c2")
-LOG_AXIS = dict(type="log", dtick=1, exponentformat="power")
 
 
 def _legend_below(fig: go.Figure, y: float = -0.16, bottom: int = 120) -> None:
@@ -70,7 +69,7 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
     fig.add_trace(go.Scatter(x=[g.alpha], y=[0.0], mode="markers", name=f"best GD α (rate {g.rate:.5f})",
                              marker=dict(symbol="diamond", size=15, color="white", line=dict(color="black", width=1.5)),
                              hovertemplate="GD best α %{x:.4g}<extra></extra>"))
-    fig.update_xaxes(**LOG_AXIS, title="learning rate α", range=[math.log10(a[0]), math.log10(a[-1])])
+    fig.update_xaxes(type="log", **log_ticks(a), title="learning rate α", range=[math.log10(a[0]), math.log10(a[-1])])
     fig.update_yaxes(title="momentum β", range=[-0.04, 1.0])
     _layout(fig, f"predicted rate max|σ| over (α, β); click to choose — λ = {plane.eigenvalues[0]:.4g}, "
             f"{plane.eigenvalues[1]:.4g}", height)
@@ -174,7 +173,7 @@ def rate_figure(qr: QuadraticRun, height: int = 420) -> go.Figure:
     finite = qr.distances[np.isfinite(qr.distances) & (qr.distances > 0)]
     lo = max(float(finite.min()) if finite.size else 1e-16, d0 * 1e-16, 1e-300)
     hi = float(finite.max()) if finite.size else 1.0
-    fig.update_yaxes(type="log", exponentformat="power", title="distance to the minimum",
+    fig.update_yaxes(type="log", **log_ticks([lo / 10 ** 0.5, hi * 10 ** 0.5]), title="distance to the minimum",
                      range=[math.log10(lo) - 0.5, math.log10(hi) + 0.5])
     shown = np.nonzero(np.isfinite(qr.distances) & (qr.distances > 0))[0]
     end = int(shown[-1]) if shown.size else len(k) - 1
@@ -256,9 +255,10 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
         i, j = best
         fig.add_trace(go.Scatter(x=[res.xs[j]], y=[res.ys[i]], mode="markers", name="best cell", hoverinfo="skip",
                                  marker=dict(symbol="star", size=20, color="gold", line=dict(color="black", width=1.5))))
-    fig.update_xaxes(**(LOG_AXIS if sw.x.log else {}), title=_axis_title(sw.x.param),
+    fig.update_xaxes(**(dict(type="log", **log_ticks(res.xs)) if sw.x.log else {}), title=_axis_title(sw.x.param),
                      range=_range(res.xs, sw.x.log))
-    fig.update_yaxes(**(LOG_AXIS if sw.y.log else {}), title=_axis_title(sw.y.param), range=_range(res.ys, sw.y.log))
+    fig.update_yaxes(**(dict(type="log", **log_ticks(res.ys)) if sw.y.log else {}), title=_axis_title(sw.y.param),
+                     range=_range(res.ys, sw.y.log))
     title = {"final_loss": f"final loss f − f* after {sw.config.steps} steps",
              "steps_to_tol": f"steps until f − f* ≤ {sw.tol:g} (light grey: not within {sw.config.steps})",
              "diverged": f"step at which the run diverged (light grey: never, in {sw.config.steps})"}[objective]

@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 
 from optviz.engine import run
-from optviz.figures import _hover, lr_figure, scalar_state, state_figure
+from optviz.figures import _hover, log_ticks, loss_figure, loss_figure_fast, lr_figure, path_of, scalar_state, state_figure
+from optviz.figures_nets import metrics_figure, norms_figure, runs_of
+from optviz.figures_race import tuning_figure
+from optviz.nets import train
+from optviz.race import TuneResult
 from optviz.ui.explorer_view import last_step_table
 
 ROSEN = {"surface": "rosenbrock"}
@@ -82,3 +86,44 @@ def test_state_figure_draws_a_scalar_once_and_titles_its_axis():
     assert names.count("func_evals") == 1 and "func_evals[y]" not in names and {"d[x]", "d[y]"} <= set(names)
     assert fig["layout"]["yaxis"]["title"]["text"] == "state value"
     assert fig["layout"]["xaxis"]["title"]["text"] == "step"
+
+
+# -- log axes: decades, or full values; never plotly's bare "2" and "5" for 0.2 and 0.5 ---------------------------
+
+def labelled(axis: dict) -> bool:
+    return isinstance(axis.get("dtick"), int) or bool(axis.get("tickformat"))
+
+
+def test_log_ticks_are_decades_over_a_wide_range_and_full_values_over_a_short_one():
+    assert log_ticks([0.2, 9]) == {"tickformat": "~g"}
+    assert log_ticks([0.08, 40])["dtick"] == 1
+    assert log_ticks([np.array([1e-7, 1.0]), np.array([10.0, np.nan, -1.0])]) == {"dtick": 1, "exponentformat": "power"}
+    assert log_ticks([1e-300, 1e300])["dtick"] == 75                   # at most ~8 labels, no overflow
+    assert log_ticks([]) == {"tickformat": "~g"}
+
+
+@pytest.mark.parametrize("steps, surface", [(3, "rosenbrock"), (300, "quadratic")])
+def test_loss_axis_is_labelled_with_decades_or_values(steps, surface):
+    trace = run({"problem": {"surface": surface}, "optimizer": {"name": "Adam", "options": {"lr": 0.05}}, "steps": steps})
+    path = path_of(trace)
+    for fig in (loss_figure([path], 0.0), loss_figure_fast([path], 0.0)):
+        y = fig.to_dict()["layout"]["yaxis"]
+        assert y["type"] == "log" and labelled(y)
+    span = np.log10(np.nanmax(trace.losses) / np.nanmin(trace.losses[trace.losses > 0]))
+    assert ("dtick" in y) == (span >= 2)
+
+
+def test_race_tuning_axis_has_no_bare_digit_labels():
+    trace = run({"steps": 3})
+    result = TuneResult("SGD", (1e-3, 1e-2, 1e-1), (2.0, 0.5, 0.7), 1e-2, 0.5, 0.1)
+    y = tuning_figure([result], [path_of(trace)], "tail", 0.0).to_dict()["layout"]["yaxis"]
+    assert y["type"] == "log" and y.get("dtick") != "D2" and labelled(y)
+
+
+def test_small_net_log_axes_are_labelled():
+    traces = [train({"data": {"n_points": 160}, "epochs": 3}), train({"data": {"n_points": 160}, "epochs": 3,
+                                                                     "optimizer": {"name": "Adam"}})]
+    runs = runs_of(traces, ["SGD", "Adam"])
+    for fig in (metrics_figure(runs), norms_figure(runs)):
+        axes = {k: v for k, v in fig.to_dict()["layout"].items() if k.startswith("yaxis") and v.get("type") == "log"}
+        assert axes and all(labelled(a) for a in axes.values())

@@ -49,3 +49,25 @@ def test_every_chart_sets_tick_labels_to_the_app_font(name):
         assert axes, spec["layout"].get("title")
         for key, axis in axes.items():
             assert axis.get("tickfont", {}).get("size") == FONT["size"], (name, key, spec["layout"].get("title"))
+
+
+def log_axes(spec: dict) -> dict:
+    return {k: v for k, v in _axes(spec).items() if v.get("type") == "log"}
+
+
+def labelled_without_bare_digits(axis: dict) -> bool:
+    """plotly labels 0.2 and 0.5 on a short log axis as a bare "2" and "5" unless ticks are decades or formatted."""
+    return isinstance(axis.get("dtick"), int) or bool(axis.get("tickformat"))
+
+
+@pytest.mark.parametrize("name", ["explorer.py", "pitfalls.py", "quadratic_lab.py", "race.py"])
+def test_every_log_axis_on_a_page_shows_decades_or_full_values(name):
+    at = page(name)
+    assert not at.exception
+    found = 0
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        for key, axis in log_axes(spec).items():
+            found += 1
+            assert labelled_without_bare_digits(axis), (name, key, spec["layout"].get("title"))
+    assert found
