@@ -82,14 +82,35 @@ def parse_race(data: Any) -> Race:
 
 
 def entry_labels(entries) -> list[str]:
-    """Legend labels: the optimizer's name, numbered when it races more than once."""
-    names = [e.name for e in entries]
-    seen: dict[str, int] = {}
+    """Legend labels: the optimizer's name; when it races more than once, with the hyperparameters that differ
+    between its entries ("SGD lr=0.01, momentum=0" vs "SGD lr=0.1, momentum=0.9"), numbered only if all agree."""
+    settings = [_settings(e) for e in entries]
     out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(f"{n} #{seen[n]}" if names.count(n) > 1 else n)
+    for e, mine in zip(entries, settings, strict=True):
+        same = [s for f, s in zip(entries, settings, strict=True) if f.name == e.name]
+        keys = [k for k in dict.fromkeys(k for s in same for k in s) if len({_text(s.get(k)) for s in same}) > 1]
+        shown = ", ".join(f"{k}={_text(mine[k])}" for k in keys if k in mine)
+        out.append(f"{e.name} {shown}" if shown else e.name)
+    described, seen = list(out), {}
+    for i, label in enumerate(described):
+        if described.count(label) > 1:
+            seen[label] = seen.get(label, 0) + 1
+            out[i] = f"{label} #{seen[label]}"
     return out
+
+
+def _settings(entry: OptimizerChoice) -> dict[str, Any]:
+    """The entry's options, then each group's own options as ``group.key``."""
+    flat = dict(entry.options)
+    for g, opts in (entry.groups or {}).items():
+        flat.update({f"{g}.{k}": v for k, v in opts.items()})
+    return flat
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "(" + ", ".join(_text(x) for x in v) + ")"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 # -- results ---------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_results_equal_values_computed_from_the_traces():
     surf = surface_of(race.base)
     tol = 1e-4
     rows = race_results(traces, race.labels(), surf, tol)
-    assert [r.label for r in rows] == ["SGD #1", "SGD #2", "Adam", "SGD #3"]
+    assert [r.label for r in rows] == entry_labels(race.entries)
     for r, tr in zip(rows, traces, strict=True):
         assert r.final_loss == tr.losses[-1]
         end = tr.positions[-1]
@@ -62,13 +62,29 @@ def test_entries_and_labels():
     race = parse_race(RACE)
     assert parse_entries(race.base, race.entries_json()) == race.entries      # the URL form reads back the same
     assert race.entries_json()[0] == {"name": "SGD", "options": {"lr": 0.01}}  # defaults left out of links
-    assert entry_labels(race.entries) == ["SGD #1", "SGD #2", "Adam", "SGD #3"]
+    # an optimizer racing more than once is named by the hyperparameters that differ between its entries
+    assert entry_labels(race.entries) == ["SGD lr=0.01, momentum=0", "SGD lr=0.01, momentum=0.9", "Adam",
+                                          "SGD lr=0.1, momentum=0"]
     with pytest.raises(ConfigError) as e:
         parse_race({**RACE, "entries": [RACE["entries"][0], {"name": "Adam", "options": {"lr": -1}}]})
     assert e.value.field == "entries[1].optimizer.options.lr" and "Invalid learning rate" in e.value.message
     for bad in ([RACE["entries"][0]], RACE["entries"] * 2, "SGD", [1, 2]):
         with pytest.raises(ConfigError):
             parse_race({**RACE, "entries": bad})
+
+
+def test_labels_name_what_differs_and_stay_unique():
+    base = parse_race(RACE).base
+    entries = parse_entries(base, [{"name": "Adam", "options": {"lr": 0.1}},
+                                   {"name": "Adam", "options": {"lr": 0.1, "betas": [0.5, 0.999], "amsgrad": True}},
+                                   {"name": "Adam", "options": {"lr": 0.1}},
+                                   {"name": "SGD", "options": {"lr": 0.1}, "groups": {"x": {}, "y": {"lr": 0.01}}},
+                                   {"name": "SGD", "options": {"lr": 0.1}}])
+    labels = entry_labels(entries)
+    assert labels[0] == "Adam betas=(0.9, 0.999), amsgrad=False #1" and labels[2].endswith("#2")
+    assert labels[1] == "Adam betas=(0.5, 0.999), amsgrad=True"
+    assert labels[3] == "SGD y.lr=0.01" and labels[4] == "SGD"
+    assert len(set(labels)) == len(labels)
 
 
 # -- engine: the tuning protocol ---------------------------------------------------------------------
@@ -160,10 +176,10 @@ def test_default_race():
 
 def test_same_optimizer_twice_and_add_remove():
     at = page(race=RACE["entries"][:2], cfg={"problem": {"surface": "himmelblau"}})
-    assert list(at.table[0].value["optimizer"]) == ["SGD #1", "SGD #2"]
+    assert list(at.table[0].value["optimizer"]) == ["SGD momentum=0", "SGD momentum=0.9"]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     dashes = {t["name"]: t["line"]["dash"] for t in spec["data"] if t.get("name", "").startswith("SGD")}
-    assert dashes == {"SGD #1": "solid", "SGD #2": "dash"}
+    assert dashes == {"SGD momentum=0": "solid", "SGD momentum=0.9": "dash"}       # the legend names what differs
     at.button(key="race.add").click().run()
     assert len(at.table[0].value) == 3 and json.loads(at.query_params["race"])[-1]["name"] == "Adam"
     at.selectbox(key="race.e2.name").set_value("NAdam").run()
