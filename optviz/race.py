@@ -206,6 +206,20 @@ class TuneResult:
     best_score: float
     seconds: float
 
+    @property
+    def edge(self) -> str | None:
+        """"largest" or "smallest" when the best lr is an end of the grid, so the optimum may lie beyond it."""
+        if self.best_lr is None or len(self.lrs) < 2:
+            return None
+        return "largest" if self.best_lr == self.lrs[-1] else "smallest" if self.best_lr == self.lrs[0] else None
+
+    def edge_note(self) -> str:
+        """What a best lr at the grid's end means ("" when it is inside the grid)."""
+        if self.edge is None:
+            return ""
+        beyond, widen = ("above", "raise the highest lr") if self.edge == "largest" else ("below", "lower the lowest lr")
+        return f"best lr is the {self.edge} tried; the optimum may lie {beyond} it ({widen})"
+
 
 def tune_entry(config: Config, protocol: TuneProtocol, label: str = "",
                run_fn: Callable[[Config], Trace] = run, on_run: Callable[[int], None] | None = None) -> TuneResult:

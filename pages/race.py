@@ -133,8 +133,12 @@ def tuning(race, paths, rkey: str, fs) -> None:
         st.plotly_chart(view.tuning_figure(tkey, found, tuple(paths), objective, fs), key=f"{KEY}.tune.fig",
                         width="stretch", theme=None)
         st.table([{"optimizer": r.label, "best lr": "all diverged" if r.best_lr is None else f"{r.best_lr:g}",
-                   "its score": f"{r.best_score:.4g}", "lr raced above": f"{e.options['lr']:g}", "time": f"{r.seconds:.2f} s"}
+                   "its score": f"{r.best_score:.4g}", "lr raced above": f"{e.options['lr']:g}", "time": f"{r.seconds:.2f} s",
+                   "note": r.edge_note()}
                   for r, e in zip(found, race.entries, strict=True)])
+        for r in found:
+            if r.edge is not None:
+                st.warning(f"**{view.md(r.label)}**: the {view.md(r.edge_note())}.", icon=":material/warning:")
         if st.button("Race again with the tuned learning rates", key=f"{KEY}.tune.use"):
             view.use_lrs(KEY, race, [r.best_lr for r in found])
             st.rerun(scope="app")

@@ -13,6 +13,7 @@ from optviz.optimizers import OPTIMIZERS
 from optviz.presets import presets_for
 from optviz.race import (
     TuneProtocol,
+    TuneResult,
     entry_labels,
     f_star,
     lr_grid,
@@ -210,6 +211,27 @@ def test_tuning_runs_and_its_lrs_can_be_used():
     assert list(table["best lr"]) == [f"{b:g}" for b in best]
     at.button(key="race.tune.use").click().run()
     assert [e["options"].get("lr", 1e-3) for e in json.loads(at.query_params["race"])] == best
+
+
+def test_tuning_says_when_the_best_lr_is_an_end_of_the_grid():
+    assert TuneResult("A", (0.1, 1.0), (2.0, 1.0), 1.0, 1.0, 0).edge == "largest"
+    assert TuneResult("A", (0.1, 0.3, 1.0), (1.0, 1.0, 2.0), 0.1, 1.0, 0).edge == "smallest"
+    assert TuneResult("A", (0.1, 0.3, 1.0), (2.0, 1.0, math.inf), 0.3, 1.0, 0).edge is None
+    assert TuneResult("A", (0.1, 0.3), (math.inf, math.inf), None, math.inf, 0).edge is None
+    at = page(race=[{"name": "SGD", "options": {}}, {"name": "Adam", "options": {}}], cfg={"steps": 40},
+              tune={"low": 1e-3, "high": 0.1, "per_decade": 1})
+    at.button(key="race.tune.run").click().run()
+    assert not at.exception
+    race = parse_race({"base": {"problem": {"surface": "rosenbrock"}, "steps": 40},
+                       "entries": [{"name": "SGD"}, {"name": "Adam"}]})
+    found = [tune_entry(c, TuneProtocol((1e-3, 1e-2, 0.1), 40, 0, "tail"), label)
+             for c, label in zip(race.configs(), race.labels(), strict=True)]
+    at_edge = [r for r in found if r.best_lr == 0.1]
+    assert at_edge                                   # Adam's best on this short grid is its largest lr
+    assert list(at.table[1].value["note"]) == [r.edge_note() for r in found]
+    assert all("best lr is the largest tried; the optimum may lie above it" in r.edge_note() for r in at_edge)
+    warned = texts(at.warning)
+    assert all(r.label in warned for r in at_edge) and warned.count("largest tried") == len(at_edge)
 
 
 @pytest.mark.parametrize("query", [
