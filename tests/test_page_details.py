@@ -71,3 +71,30 @@ def test_every_log_axis_on_a_page_shows_decades_or_full_values(name):
             found += 1
             assert labelled_without_bare_digits(axis), (name, key, spec["layout"].get("title"))
     assert found
+
+
+def test_formula_box_holds_what_the_parser_accepts_and_says_when_it_is_full():
+    from optviz.expr import MAX_EXPRESSION_LENGTH
+
+    long = "x**2 + 10*y**2 + " + "0.000000000001*x + " * 18 + "y"       # 357 characters, valid
+    at = page("explorer.py", v="1", cfg=json.dumps({"problem": {"expression": long}}))
+    assert not at.exception and not at.warning
+    box = at.text_input(key="ex.problem.expression")
+    assert box.proto.max_chars == MAX_EXPRESSION_LENGTH and box.value == long
+    assert json.loads(at.query_params["cfg"])["problem"]["expression"] == long        # the run is the link's formula
+    full = "x**2 + y**2" + " " * (MAX_EXPRESSION_LENGTH - 11)
+    at = page("explorer.py", v="1", cfg=json.dumps({"problem": {"expression": full}}))
+    assert not at.exception
+    assert any(f"{MAX_EXPRESSION_LENGTH} characters" in w.value and "dropped" in w.value for w in at.warning)
+
+
+def test_scheduler_lambda_box_holds_what_the_parser_accepts_and_says_when_it_is_full():
+    from optviz.expr import MAX_EXPRESSION_LENGTH
+
+    at = page("scheduler_lab.py")
+    at.selectbox(key="lab.scheduler").select("LambdaLR").run()
+    box = at.text_input(key="lab.LambdaLR.lr_lambda")
+    assert box.proto.max_chars == MAX_EXPRESSION_LENGTH and not at.warning
+    box.input("0.95**epoch".ljust(MAX_EXPRESSION_LENGTH)).run()
+    assert not at.exception and not at.error
+    assert any("box is full" in w.value and str(MAX_EXPRESSION_LENGTH) in w.value for w in at.warning)

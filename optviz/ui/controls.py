@@ -12,6 +12,7 @@ import streamlit as st
 from optviz.config import GROUP_NAMES, Config, OptimizerChoice, Problem, SchedulerChoice
 from optviz.config import MAX_STEPS as MAX_CONFIG_STEPS
 from optviz.engine import surface_of
+from optviz.expr import MAX_EXPRESSION_LENGTH
 from optviz.optimizers import OPTIMIZERS
 from optviz.schedulers import SCHEDULERS
 from optviz.specs import Param
@@ -60,8 +61,13 @@ def _expression_form(problem: Problem, key: str, hidden: set[str], container) ->
     if "expression" in hidden:
         return {"expression": text, "domain": [[x0, x1], [y0, y1]]}
     form = container.form(f"{key}.expression_form", border=True)
-    text = form.text_input("f(x, y) =", text, key=f"{key}.expression", max_chars=300,
-                           help="Python-style formula in x and y: + - * / **, sin, cos, exp, log, sqrt, abs, pi, e …")
+    # the box holds what the parser accepts, so a link's formula is never cut; the browser drops text pasted past it
+    text = form.text_input("f(x, y) =", text, key=f"{key}.expression", max_chars=MAX_EXPRESSION_LENGTH,
+                           help="Python-style formula in x and y: + - * / **, sin, cos, exp, log, sqrt, abs, pi, e … "
+                                f"(at most {MAX_EXPRESSION_LENGTH} characters)")
+    if len(text) >= MAX_EXPRESSION_LENGTH:
+        form.warning(f"The formula fills the box's {MAX_EXPRESSION_LENGTH} characters: anything typed or pasted past "
+                     "that was dropped. Check its end.", icon=":material/warning:")
     c1, c2 = form.columns(2)
     x0 = c1.number_input("x from", value=float(x0), key=f"{key}.domain.x0", format="%g")
     x1 = c2.number_input("x to", value=float(x1), key=f"{key}.domain.x1", format="%g")

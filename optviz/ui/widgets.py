@@ -8,9 +8,21 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from optviz.expr import MAX_EXPRESSION_LENGTH
 from optviz.optimizers import OPTIMIZERS
 from optviz.schedulers import SCHEDULERS
 from optviz.specs import Param
+
+
+def _formula_box(label: str, value: str, key: str, help: str, container) -> str:
+    """A formula input as long as the parser allows (a link's formula is never cut), saying when it is full: the
+    browser drops whatever is typed or pasted past the limit."""
+    text = container.text_input(label, value, key=key, help=f"{help} (at most {MAX_EXPRESSION_LENGTH} characters)",
+                                max_chars=MAX_EXPRESSION_LENGTH)
+    if len(text) >= MAX_EXPRESSION_LENGTH:
+        container.warning(f"{label}: the box is full ({MAX_EXPRESSION_LENGTH} characters); anything typed or pasted past "
+                          "that was dropped. Check its end.", icon=":material/warning:")
+    return text
 
 
 def _fmt(v: float) -> str:
@@ -64,9 +76,8 @@ def param_widget(param: Param, value: Any, key: str, label: str | None = None, c
             return value
     if k == "text":
         if isinstance(value, list):
-            return [container.text_input(f"{label} (group {g})", v, key=f"{key}.{g}", help=param.help, max_chars=200)
-                    for g, v in zip("xy", value)]
-        return container.text_input(label, value or "", key=key, help=param.help, max_chars=200)
+            return [_formula_box(f"{label} (group {g})", v, f"{key}.{g}", param.help, container) for g, v in zip("xy", value)]
+        return _formula_box(label, value or "", key, param.help, container)
     if k == "schedulers":
         text = container.text_area(label, json.dumps(value), key=key, help=param.help + " (JSON list of {name, options})", max_chars=2000)
         try:
