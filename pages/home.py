@@ -6,9 +6,27 @@ from optviz.optimizers import OPTIMIZERS
 from optviz.ui import explorer_view as view
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
+from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import optimizer_select, param_widget
 
 inside_navigation()
+
+KEY = "home"
+DEFAULT = parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
+                        "optimizer": {"name": "Adam", "options": {"lr": 0.05}}, "steps": 1000})
+ADAM_LIKE = ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
+
+
+def home_start(name: str) -> dict:
+    """Where the picker starts an optimizer: torch's defaults, except lr 0.05 for Adam's family and SGD with momentum 0.9
+    (torch's lr 0.001 and momentum 0 barely leave the start in a few hundred steps on Rosenbrock)."""
+    options = OPTIMIZERS[name].defaults()
+    if name in ADAM_LIKE:
+        options["lr"] = 0.05
+    if name == "SGD":
+        options["momentum"] = 0.9
+    return options
+
 
 st.title("optviz — see torch.optim work")
 st.markdown(
@@ -16,26 +34,43 @@ st.markdown(
     "stepping a point `(x, y)` downhill on a 2-D loss surface. Pick an optimizer and watch where it goes."
 )
 
+linked, warning = read_config(DEFAULT, carry=("optimizer",))
+if warning:
+    st.warning(view.md(warning), icon=":material/link_off:")
+elif linked.problem != DEFAULT.problem or linked.scheduler is not None:
+    st.warning("Home always runs Rosenbrock from (−1.5, 2) without a scheduler; this link's other settings are not shown "
+               "here. Open the Trajectory Explorer for every setting.", icon=":material/link_off:")
+
 left, right = st.columns([1, 3])
 with left:
-    name = optimizer_select("Adam", key="home.optimizer")
+    name = optimizer_select(linked.optimizer.name, key=f"{KEY}.optimizer")
     spec = OPTIMIZERS[name]
-    adam_like = name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
-    lr = param_widget(spec.param("lr"), 0.05 if adam_like else spec.param("lr").initial, key=f"home.{name}.lr")
-    steps = st.slider("steps", 10, 2000, 1000, step=10, key="home.steps")
+    same = name == linked.optimizer.name
+    start = dict(linked.optimizer.options) if same else home_start(name)
+    options = dict(start)
+    options["lr"] = param_widget(spec.param("lr"), start["lr"], key=f"{KEY}.{name}.lr")
+    if "momentum" in spec.names:
+        options["momentum"] = param_widget(spec.param("momentum"), start["momentum"], key=f"{KEY}.{name}.momentum")
+        if name == "SGD":
+            st.caption("torch.optim.SGD's own default is momentum 0; Home starts it at 0.9 so the path reaches the valley. "
+                       "Set 0 for plain gradient descent.")
+    steps = st.slider("steps", min(10, linked.steps), max(2000, linked.steps), linked.steps, step=10, key=f"{KEY}.steps")
     st.caption(spec.summary)
     if spec.note:
         st.caption(spec.note)
+    groups = linked.optimizer.groups if same else None
+    others = [f"{k}={v}" for k, v in options.items() if k not in ("lr", "momentum") and v != spec.defaults().get(k)]
+    if others or groups:
+        st.caption("Also set (by a link or another page): " + ", ".join(others + (["separate x / y groups"] if groups else []))
+                   + ". The Trajectory Explorer shows every option.")
 
 try:
-    options = {"lr": lr}
-    if name == "SGD":
-        options["momentum"] = 0.9
-    config = parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
-                           "optimizer": {"name": name, "options": options}, "steps": steps})
+    config = parse_config({"problem": DEFAULT.to_dict()["problem"],
+                           "optimizer": {"name": name, "options": options, "groups": groups}, "steps": steps})
 except ConfigError as e:
-    st.error(f"These settings can't run: {e}")
+    st.error(f"These settings can't run — **{view.md(e.field or 'settings')}**: {view.md(e.message)}", icon=":material/block:")
     st.stop()
+write_config(config, DEFAULT)
 
 trace = cached_run(config)
 surf = surface(config)

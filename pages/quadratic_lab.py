@@ -49,9 +49,8 @@ def _fits(config) -> bool:
 config, warning = read_config(DEFAULT)
 if not _fits(config):
     config, warning = DEFAULT, "This link is not a bowl-shaped quadratic with SGD within this lab's ranges; showing the defaults."
-if f"{K}.init" not in st.session_state:
+if f"{K}.alpha" not in st.session_state:      # the first run, or back from another page (which drops widget state)
     _set(**_state_from(config))
-    st.session_state[f"{K}.init"] = True
 if warning:
     st.warning(warning, icon="⚠️")
 

@@ -9,7 +9,7 @@ from optviz.nets import default_net_config, parse_net_config
 from optviz.specs import ConfigError
 from optviz.ui.explorer_view import md
 from optviz.ui.net_controls import compare_controls, net_controls
-from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, write_state
+from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, tab_from_query, write_state
 from optviz.ui.routing import inside_navigation
 
 inside_navigation()
@@ -27,6 +27,7 @@ st.markdown(
     "loop (`zero_grad → forward → loss → backward → step`, once per mini-batch) and watch each group learn.")
 
 config, other, plane, notes = read_state(DEFAULT)
+tab = tab_from_query(tuple(TABS))
 with st.sidebar:
     raw = net_controls(config, KEY)
     st.subheader("Compare")
@@ -66,10 +67,11 @@ for r in runs:
         st.caption(f"torch warned: {md(w)}")
 
 tab_names = list(TABS)
-tabs = st.tabs([TABS[k] for k in tab_names], key=f"{KEY}.tab", on_change="rerun")
+tabs = st.tabs([TABS[k] for k in tab_names], key=f"{KEY}.tab", on_change="rerun", default=TABS[tab])
 for kind, box in zip(tab_names, tabs, strict=True):
     if not box.open:
         continue
+    tab = kind
     with box:
         if kind == "boundary":
             cols = st.columns(len(runs))
@@ -113,7 +115,7 @@ for kind, box in zip(tab_names, tabs, strict=True):
                     c2.download_button("⬇ metrics (.json)", json.dumps(r.trace.metrics()), f"small_net_{r.label[0]}.json",
                                        "application/json", key=f"{KEY}.dl_json.{r.label}", on_click="ignore")
 
-write_state(config, DEFAULT, other, plane)
+write_state(config, DEFAULT, other, plane, None if tab == tab_names[0] else tab)
 st.markdown(
     "**What to look for.** By default `model.classifier` runs at a tenth of the base's lr: its update norm stays about ten "
     "times smaller, while `momentum=0.9`, a keyword argument, applies to both groups. Compare with Adam: its updates are "

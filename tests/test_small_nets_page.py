@@ -137,3 +137,29 @@ def test_a_tampered_link_falls_back_to_the_defaults_with_a_warning(query, words)
 def test_messages_quote_tampered_text_literally():
     at = page(**{"net": json.dumps({"data": {"name": "**bold**"}})}).run()
     assert any("\\*\\*bold\\*\\*" in w.value for w in at.warning)
+
+
+def linked(query: dict) -> AppTest:
+    """The page opened from a link with exactly these query parameters."""
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params.update(query)
+    return ok(at.run())
+
+
+def chart_key(at: AppTest) -> str:
+    return at.get("plotly_chart")[0].proto.id.rsplit("-", 1)[-1]
+
+
+def test_the_open_tab_is_in_the_url_and_a_link_opens_it():
+    at = ok(page(FAST, tab="Per-group norms").run())
+    assert qp(at, "tab") == "norms" and chart_key(at) == "nets.norms"
+    again = linked({k: qp(at, k) for k in at.query_params})
+    assert chart_key(again) == "nets.norms" and qp(again, "tab") == "norms"
+    again.session_state["nets.tab"] = "Decision boundary"
+    ok(again.run())
+    assert qp(again, "tab") is None and chart_key(again) == "nets.boundary.SGD"
+
+
+def test_an_unknown_tab_in_a_link_opens_the_first():
+    at = linked({"net": json.dumps(FAST), "tab": "<script>"})
+    assert chart_key(at) == "nets.boundary.SGD" and qp(at, "tab") is None

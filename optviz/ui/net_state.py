@@ -137,8 +137,14 @@ def read_state(default: NetConfig) -> tuple[NetConfig, NetConfig | None, str, li
     return config, other, plane, [w for w in (w1, w2) if w]
 
 
-def write_state(config: NetConfig, default: NetConfig, other: NetConfig | None, plane: str) -> None:
-    """Put the page's state in the URL (replacing what was there) when it changed."""
+def tab_from_query(tabs: tuple[str, ...]) -> str:
+    """The open tab named in the URL (?tab=metrics), else the first; an unknown name opens the first too."""
+    tab = st.query_params.get("tab")
+    return tab if tab in tabs else tabs[0]
+
+
+def write_state(config: NetConfig, default: NetConfig, other: NetConfig | None, plane: str, tab: str | None = None) -> None:
+    """Put the page's state in the URL (replacing what was there) when it changed; ``tab`` None: the first tab."""
     want = {"v": str(VERSION)}
     text = net_to_query(config, default)
     if text != "{}":
@@ -149,10 +155,12 @@ def write_state(config: NetConfig, default: NetConfig, other: NetConfig | None, 
                                  sort_keys=True)
     if plane != "pca":
         want["plane"] = plane
+    if tab is not None:
+        want["tab"] = tab
     qp = st.query_params
     if {k: qp.get(k) for k in qp} != want:
         qp.from_dict(want)
 
 
 __all__ = ["cached_train", "cached_landscape", "net_from_query", "net_to_query", "compare_config", "compare_from_query",
-           "read_state", "write_state", "PLANES"]
+           "read_state", "tab_from_query", "write_state", "PLANES"]

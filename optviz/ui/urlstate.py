@@ -75,17 +75,84 @@ def config_from_query(text: str | None, default: Config) -> tuple[Config, str | 
         return default, f"The link's settings could not be read ({type(e).__name__}); showing the defaults instead."
 
 
-def read_config(default: Config, key: str = "cfg") -> tuple[Config, str | None]:
-    """Config from st.query_params (checked version), with a warning text when the URL had to be ignored."""
+# -- the session's memory: a page opened from the menu (no query at all) starts where the session left it ----------
+# st.session_state[SESSION] (a key no widget uses, so it survives page switches):
+#   "pages":  page -> {"query": the page's last URL query, "seen": the clock when it was written}
+#   "shared": part ("problem" / "optimizer") -> {"stamp": clock, "value": the part as JSON, "page": who chose it}
+#   "carry":  page -> the parts that page shares (declared by its read_config)
+SESSION = "_optviz.session"
+
+
+def _memory() -> dict:
+    return st.session_state.setdefault(SESSION, {"pages": {}, "shared": {}, "carry": {}, "clock": 0})
+
+
+def _page(default: Config, key: str) -> str:
+    """A page is named by its default config (each page, and each mode of a page, has its own)."""
+    return f"{key}:{default.key()}"
+
+
+def _with_parts(config: Config, parts: dict) -> Config:
+    """The config with whole parts (the problem, the optimizer) replaced; unchanged if the result can't run."""
+    if not parts:
+        return config
+    try:
+        return parse_config({**config.to_dict(), **parts})
+    except ConfigError:
+        return config
+
+
+def _from_memory(default: Config, key: str, carry: tuple[str, ...]) -> Config | None:
+    """What a page opened without any query starts from: its own last state (its query put back in the URL) with the
+    parts another page chose since; else its default with the session's last choice of the parts it shares."""
+    mem = _memory()
+    saved = mem["pages"].get(_page(default, key))
+    seen = saved["seen"] if saved else -1
+    newer = {p: v["value"] for p, v in mem["shared"].items() if p in carry and v["stamp"] > seen}
+    if saved is None:
+        return _with_parts(default, newer) if newer else None
+    st.query_params.from_dict(saved["query"])
+    config, warning = config_from_query(saved["query"].get(key), default)
+    return _with_parts(config, newer)
+
+
+def read_config(default: Config, key: str = "cfg", carry: tuple[str, ...] = ()) -> tuple[Config, str | None]:
+    """Config from st.query_params (checked version), with a warning text when the URL had to be ignored.
+
+    A URL always wins. Without any query (a page picked in the menu) the page starts from the session's memory: its own
+    last state if it was visited, and the session's last choice of the ``carry`` parts ("problem", "optimizer") that
+    this page shares with the others (write_config records them)."""
+    _memory()["carry"][_page(default, key)] = tuple(carry)
     qp = st.query_params
+    if not len(qp):
+        remembered = _from_memory(default, key, tuple(carry))
+        if remembered is not None:
+            return remembered, None
     version = qp.get("v")
     if version is not None and version != str(VERSION):
         return default, f"This link was made for settings version {version!r}; this optviz reads version {VERSION}. Showing the defaults."
     return config_from_query(qp.get(key), default)
 
 
+def _share(config: Config, default: Config, page: str) -> None:
+    """Record the parts this page shares: a choice away from the page's default, or a change of this page's own choice."""
+    mem = _memory()
+    value, base = config.to_dict(), default.to_dict()
+    for part in mem["carry"].get(page, ()):
+        old = mem["shared"].get(part)
+        if value[part] != (old or {}).get("value") and (value[part] != base[part] or (old or {}).get("page") == page):
+            mem["clock"] += 1
+            mem["shared"][part] = {"stamp": mem["clock"], "value": value[part], "page": page}
+
+
+def remember_query(default: Config, key: str = "cfg") -> None:
+    """Keep the page's current URL as its last state (a fragment that changed a view option calls this)."""
+    mem = _memory()
+    mem["pages"][_page(default, key)] = {"query": {k: st.query_params.get(k) for k in st.query_params}, "seen": mem["clock"]}
+
+
 def write_config(config: Config, default: Config, key: str = "cfg", **extra: Any) -> None:
-    """Put the config (and extra view options) in the URL, replacing what was there."""
+    """Put the config (and extra view options) in the URL, replacing what was there; the session remembers it."""
     text = config_to_query(config, default)
     want = {"v": str(VERSION)}
     if text != "{}":
@@ -96,6 +163,10 @@ def write_config(config: Config, default: Config, key: str = "cfg", **extra: Any
     qp = st.query_params
     if {k: qp.get(k) for k in qp} != want:
         qp.from_dict(want)
+    page = _page(default, key)
+    _share(config, default, page)
+    mem = _memory()
+    mem["pages"][page] = {"query": want, "seen": mem["clock"]}
 
 
 def hidden_controls() -> set[str]:
