@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .formulas import UPDATE_RULES
 from .specs import ConfigError, Param, Rule, shown
 
 # -- shared hyperparameters ------------------------------------------------------------------------
@@ -62,7 +63,7 @@ class OptimizerSpec:
     sparse_grad: bool = False       # SparseAdam only takes sparse gradients
     groups_ok: bool = True
     note: str = ""
-    update_rule: str = ""           # LaTeX of the update
+    update_rule: str = ""           # LaTeX of the update (optviz.formulas keeps it next to a transcription tested against torch)
     colour: str = "#1f77b4"
 
     @property
@@ -89,8 +90,8 @@ MAX_LBFGS_HISTORY = 1000    # LBFGS.step() allocates [None] * history_size: 1e9 
 OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
     OptimizerSpec(
         "sgd", "SGD",
-        (_lr(1e-3), Param("momentum", "float", 0.0, "Momentum β: how much of the previous buffer is kept.", 0.0, 0.999),
-         Param("dampening", "float", 0.0, "Dampening: scales the new gradient's share of the buffer by 1 − dampening.", 0.0, 1.0),
+        (_lr(1e-3), Param("momentum", "float", 0.0, "Momentum μ: how much of the previous buffer is kept.", 0.0, 0.999),
+         Param("dampening", "float", 0.0, "Dampening: the gradient enters the buffer times 1 − dampening (from step 2; the first buffer is the gradient itself).", 0.0, 1.0),
          _wd(), Param("nesterov", "bool", False, "Nesterov momentum: look ahead along the buffer."), MAXIMIZE),
         "Stochastic gradient descent, optionally with (Nesterov) momentum.",
         (_lr_rule(), _nonneg("momentum"), _nonneg("weight_decay"),
@@ -99,7 +100,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
          Rule("momentum", lambda o: o["momentum"] < 1, lambda o: f"{_TRAP} momentum ≥ 1 makes the buffer grow without bound (got {o['momentum']})"),
          Rule("dampening", lambda o: 0 <= o["dampening"] <= 1, lambda o: f"{_TRAP} dampening outside [0, 1] flips or inflates the gradient (got {o['dampening']})")),
         colour="#1f77b4",
-        update_rule=r"b_t = \mu b_{t-1} + (1-\tau) g_t,\quad \theta_t = \theta_{t-1} - \gamma\,(g_t + \mu b_t \text{ if Nesterov else } b_t)",
+        update_rule=UPDATE_RULES["SGD"].latex,
     ),
     OptimizerSpec(
         "adam", "Adam",
@@ -107,7 +108,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         "Adaptive moments: momentum on the gradient, scaled per coordinate by the root of its running square.",
         (_lr_rule(), _eps_rule(), *_betas_rules(), _nonneg("weight_decay")),
         colour="#d62728",
-        update_rule=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ \theta_t = \theta_{t-1} - \gamma \frac{m_t/(1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon}",
+        update_rule=UPDATE_RULES["Adam"].latex,
     ),
     OptimizerSpec(
         "adamw", "AdamW",
@@ -115,7 +116,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         "Adam with decoupled weight decay: the decay shrinks the weights directly, not through the gradient.",
         (_lr_rule(), _eps_rule(), *_betas_rules(), _nonneg("weight_decay")),
         colour="#ff7f0e",
-        update_rule=r"\theta_t = (1-\gamma\lambda)\theta_{t-1} - \gamma \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}",
+        update_rule=UPDATE_RULES["AdamW"].latex,
     ),
     OptimizerSpec(
         "adagrad", "Adagrad",
@@ -125,7 +126,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         "Divides each coordinate's step by the root of the sum of all its past squared gradients.",
         (_lr_rule(), _nonneg("lr_decay"), _nonneg("weight_decay"), _nonneg("initial_accumulator_value"), _eps_rule()),
         colour="#2ca02c",
-        update_rule=r"s_t = s_{t-1} + g_t^2,\quad \theta_t = \theta_{t-1} - \tilde\gamma\, \frac{g_t}{\sqrt{s_t} + \epsilon}",
+        update_rule=UPDATE_RULES["Adagrad"].latex,
     ),
     OptimizerSpec(
         "adadelta", "Adadelta",
@@ -134,7 +135,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         (_lr_rule(), Rule("rho", lambda o: 0.0 <= o["rho"] <= 1.0, lambda o: f"Invalid rho value: {o['rho']}"),
          _eps_rule(), _nonneg("weight_decay")),
         colour="#9467bd",
-        update_rule=r"v_t = \rho v_{t-1} + (1-\rho) g_t^2,\ \Delta_t = \frac{\sqrt{u_{t-1}+\epsilon}}{\sqrt{v_t+\epsilon}} g_t,\ u_t = \rho u_{t-1} + (1-\rho)\Delta_t^2,\ \theta_t = \theta_{t-1} - \gamma \Delta_t",
+        update_rule=UPDATE_RULES["Adadelta"].latex,
     ),
     OptimizerSpec(
         "adamax", "Adamax",
@@ -142,7 +143,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         "Adam with the infinity norm: the scale is a decaying maximum of |g| instead of an average of g².",
         (_lr_rule(), _eps_rule(), *_betas_rules(), _nonneg("weight_decay")),
         colour="#8c564b",
-        update_rule=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t|+\epsilon),\ \theta_t = \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\frac{m_t}{u_t}",
+        update_rule=UPDATE_RULES["Adamax"].latex,
     ),
     OptimizerSpec(
         "nadam", "NAdam",
@@ -151,7 +152,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         "Adam with Nesterov momentum.",
         (_lr_rule(), _eps_rule(), *_betas_rules(), _nonneg("weight_decay"), _nonneg("momentum_decay")),
         colour="#e377c2",
-        update_rule=r"\theta_t = \theta_{t-1} - \gamma\frac{\mu_{t+1} \hat m_t + (1-\mu_t) \hat g_t}{\sqrt{\hat v_t}+\epsilon}",
+        update_rule=UPDATE_RULES["NAdam"].latex,
     ),
     OptimizerSpec(
         "radam", "RAdam",
@@ -159,7 +160,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         "Rectified Adam: plain momentum SGD until the variance estimate is reliable, then Adam.",
         (_lr_rule(), _eps_rule(), *_betas_rules(), _nonneg("weight_decay")),
         colour="#7f7f7f",
-        update_rule=r"\theta_t = \theta_{t-1} - \gamma\,\hat m_t \cdot (r_t / \sqrt{\hat v_t} \text{ if } \rho_t > 5 \text{ else } 1)",
+        update_rule=UPDATE_RULES["RAdam"].latex,
     ),
     OptimizerSpec(
         "rmsprop", "RMSprop",
@@ -170,7 +171,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         (_lr_rule(), _eps_rule(), _nonneg("momentum"), _nonneg("weight_decay"), _nonneg("alpha"),
          Rule("alpha", lambda o: o["alpha"] <= 1, lambda o: f"{_TRAP} alpha > 1 makes the running average negative and the first step NaN (got {o['alpha']})")),
         colour="#bcbd22",
-        update_rule=r"v_t = \alpha v_{t-1} + (1-\alpha) g_t^2,\quad \theta_t = \theta_{t-1} - \gamma \frac{g_t}{\sqrt{v_t} + \epsilon}",
+        update_rule=UPDATE_RULES["RMSprop"].latex,
     ),
     OptimizerSpec(
         "rprop", "Rprop",
@@ -182,7 +183,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
          Rule("step_sizes", lambda o: 0 < o["step_sizes"][0] <= o["step_sizes"][1],
               lambda o: f"{_TRAP} step_sizes must satisfy 0 < min ≤ max (got {tuple(o['step_sizes'])})")),
         colour="#17becf",
-        update_rule=r"\eta_t = \eta^{\pm}\eta_{t-1} \text{ (clipped)},\quad \theta_t = \theta_{t-1} - \eta_t\,\mathrm{sign}(g_t)",
+        update_rule=UPDATE_RULES["Rprop"].latex,
     ),
     OptimizerSpec(
         "asgd", "ASGD",
@@ -195,7 +196,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
          Rule("alpha", lambda o: o["alpha"] >= 0, lambda o: f"{_TRAP} a negative alpha makes the step size grow (got {o['alpha']})"),
          Rule("t0", lambda o: o["t0"] >= 0, lambda o: f"{_TRAP} t0 must be ≥ 0 (got {o['t0']})")),
         colour="#aec7e8",
-        update_rule=r"\theta_t = (1-\lambda\eta_t)\theta_{t-1} - \eta_t g_t,\ \bar\theta_t = \bar\theta_{t-1} + \mu_t(\theta_t - \bar\theta_{t-1})",
+        update_rule=UPDATE_RULES["ASGD"].latex,
     ),
     OptimizerSpec(
         "lbfgs", "LBFGS",
@@ -218,7 +219,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         elementwise=False, groups_ok=False,
         note="LBFGS keeps one flat vector for all parameters, so it cannot have per-group options, and batched starts are coupled.",
         colour="#000000",
-        update_rule=r"d_t = -H_t g_t \text{ (two-loop recursion over the last } m \text{ steps)},\quad \theta_t = \theta_{t-1} + \alpha_t d_t",
+        update_rule=UPDATE_RULES["LBFGS"].latex,
     ),
     OptimizerSpec(
         "adafactor", "Adafactor",
@@ -235,15 +236,15 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         elementwise=False,
         note="Adafactor's step depends on the whole tensor's RMS, so it is translation-dependent and batched starts are coupled.",
         colour="#98df8a",
-        update_rule=r"\theta_t = \theta_{t-1} - \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\min(\gamma, t^{-1/2})\, \frac{g_t/\sqrt{v_t}}{\max(1, \mathrm{RMS}(\cdot)/d)}",
+        update_rule=UPDATE_RULES["Adafactor"].latex,
     ),
     OptimizerSpec(
         "muon", "Muon",
-        (_lr(1e-3, 1.0), _wd(0.1), Param("momentum", "float", 0.95, "Momentum of the buffer.", 0.0, 0.999),
+        (_lr(1e-3, 1.0), _wd(0.1), Param("momentum", "float", 0.95, "Momentum μ: the buffer keeps μ of itself and takes 1 − μ of the gradient.", 0.0, 0.999),
          Param("nesterov", "bool", True, "Nesterov-style look-ahead."), _eps(1e-7),
          Param("ns_steps", "int", 5, "Newton–Schulz iterations (orthogonalisation).", 1, 20),
-         Param("adjust_lr_fn", "choice", None, "How the lr is scaled by the matrix shape.", choices=(None, "original", "match_rms_adamw"), nullable=True)),
-        "Orthogonalised momentum for weight matrices; on a 1×2 point it acts like normalised momentum descent.",
+         Param("adjust_lr_fn", "choice", None, "How the lr is scaled by the m×n shape: None/original ×√max(1, m/n), match_rms_adamw ×0.2·√max(m, n).", choices=(None, "original", "match_rms_adamw"), nullable=True)),
+        "Orthogonalised momentum for weight matrices, with decoupled weight decay 0.1 by default; on a 1×2 point the update is the momentum direction with length ≈ 0.7 (Newton–Schulz's 5 steps, not exactly 1).",
         (Rule("lr", lambda o: o["lr"] >= 0, lambda o: f"Learning rate should be >= 0 but is: {o['lr']}"),
          Rule("momentum", lambda o: o["momentum"] >= 0, lambda o: f"momentum should be >= 0 but is: {o['momentum']}"),
          Rule("weight_decay", lambda o: o["weight_decay"] >= 0, lambda o: f"weight decay should be >= 0 but is: {o['weight_decay']}"),
@@ -251,7 +252,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         elementwise=False, point_shape="matrix",
         note="Muon only takes 2-D parameters: the point is held as a 1×2 matrix (a 1×1 matrix per group); batched starts are coupled.",
         colour="#ff9896",
-        update_rule=r"B_t = \mu B_{t-1} + G_t,\quad \theta_t = \theta_{t-1} - \gamma\,\mathrm{NS}(G_t + \mu B_t)",
+        update_rule=UPDATE_RULES["Muon"].latex,
     ),
     OptimizerSpec(
         "sparse_adam", "SparseAdam",
@@ -263,7 +264,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         sparse_grad=True,
         note="SparseAdam refuses dense gradients, so optviz hands it the gradient as a sparse tensor (grad.to_sparse()).",
         colour="#c5b0d5",
-        update_rule=r"\text{Adam, applied only where } g_t \ne 0",
+        update_rule=UPDATE_RULES["SparseAdam"].latex,
     ),
 ]}
 

@@ -111,8 +111,8 @@ WATCH: dict[str, str] = {
            "the purple arrow (−momentum_buffer) carries the path on through bends; Nesterov brakes earlier.",
     "Adam": "The step is about lr in each coordinate whatever the gradient's size, because m̂ is divided by √v̂: "
             "watch exp_avg lag the gradient and exp_avg_sq in the state tab set each axis's scale.",
-    "AdamW": "Like Adam, plus weight decay that shrinks θ towards 0 directly: on a surface whose minimum is away from "
-             "the origin, it settles slightly short of it.",
+    "AdamW": "Like Adam, plus weight decay that shrinks θ by lr·weight_decay·θ each step outside the gradient, so "
+             "unlike Adam's weight_decay it is not divided by √v̂.",
     "Adagrad": "The sum of squared gradients only grows, so every coordinate's step keeps shrinking: fast at first, "
                "then a crawl — see the state tab's `sum`.",
     "Adadelta": "No real learning rate at first: the step is the ratio of two running RMS values, so it starts tiny "
@@ -131,8 +131,8 @@ WATCH: dict[str, str] = {
              "jumps far along the curvature-corrected direction.",
     "Adafactor": "The step is relative to the parameter's RMS and clipped by the update's RMS: far from the origin it "
                  "takes larger absolute steps.",
-    "Muon": "The update is orthogonalised: on a 1×2 point it becomes a unit-length direction times lr, so the path "
-            "moves at nearly constant speed and jitters at the minimum.",
+    "Muon": "The update is orthogonalised: on a 1×2 point it becomes the momentum direction with length ≈ 0.7 "
+            "times lr, so the path moves at nearly constant speed and jitters at the minimum.",
     "SparseAdam": "Adam that only updates coordinates with a non-zero gradient; on a dense 2-D surface it behaves like "
                   "Adam without weight decay.",
 }
