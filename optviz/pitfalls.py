@@ -509,11 +509,14 @@ for t in range(steps):
 BLOW_UP = 1e12   # a loss this many times the first one counts as diverged
 
 
+LR_PAIR = (0.15, 0.25)   # the lrs of the two snippets
+
+
 def lr_runs(steps: int = 60) -> tuple[list[np.ndarray], list[int | None]]:
     """Losses of SGD at lr 0.15 and 0.25 on the bowl (λ = 1, 10), and the step each diverged at (or None)."""
     f = _bowl()
     out, diverged = [], []
-    for lr in (0.15, 0.25):
+    for lr in LR_PAIR:
         p = _point()
         optimizer = torch.optim.SGD([p], lr=lr)
         ls, at = [], None
@@ -531,15 +534,34 @@ def lr_runs(steps: int = 60) -> tuple[list[np.ndarray], list[int | None]]:
     return out, diverged
 
 
+def contraction(lr: float) -> tuple[tuple[float, ...], float]:
+    """Per eigen-direction of the bowl, the factor |1 − lr·λ| gradient descent multiplies the error by each step, and
+    the overall rate: the largest of them (the slowest direction to shrink, or the fastest to grow)."""
+    factors = tuple(abs(1 - lr * lam) for lam in BOWL)
+    return factors, max(factors)
+
+
+def measured_rate(losses: np.ndarray) -> float:
+    """The error's factor per step over the last step of a run: √(loss ratio), since the loss is quadratic."""
+    return float(np.sqrt(losses[-1] / losses[-2]))
+
+
 def run_lr() -> Outcome:
     losses, diverged = lr_runs()
-    lam = max(BOWL)
     text = (f"Caught: the loss passed {BLOW_UP:.0e}× its start at step {diverged[1]}. " if diverged[1] else "")
+    parts = []
+    for lr, run in zip(LR_PAIR, losses, strict=True):
+        factors, rate = contraction(lr)
+        each = " and ".join(f"{f:g} along λ = {lam:g}" for f, lam in zip(factors, BOWL, strict=True))
+        slowest = BOWL[factors.index(rate)]
+        verb = "shrinks" if rate < 1 else "grows"
+        parts.append(f"lr {lr:g} multiplies the error by {each}, so overall it {verb} by {rate:g} per step, set by λ = {slowest:g} "
+                     f"(measured at the run's last step: {measured_rate(run):.3g})")
     return Outcome(
         (Series("loss before each step", "f(p)", tuple(losses), log=True),),
-        text + f"Gradient descent on a quadratic converges only while lr·λ < 2 for every curvature λ: here λ_max = {lam:g}, "
-        f"so lr 0.15 gives {0.15 * lam:g} (the error shrinks by |1 − 1.5| = 0.5 per step) and lr 0.25 gives "
-        f"{0.25 * lam:g} (it grows by |1 − 2.5| = 1.5 per step).")
+        text + f"Gradient descent on a quadratic multiplies the error along each curvature λ by |1 − lr·λ| per step, so it "
+        f"converges only while lr·λ < 2 for every λ (here λ = {', '.join(f'{lam:g}' for lam in BOWL)}). "
+        + "; ".join(parts) + ".")
 
 
 # -- 8. changing lr mid-run: PyTorch's momentum vs Sutskever's ---------------------------------------

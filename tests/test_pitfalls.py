@@ -159,3 +159,19 @@ def test_lr_change_rescales_the_pytorch_buffer_only():
     np.testing.assert_allclose(torch_path[k] - torch_path[k + 1], 0.005 * bufs[k], rtol=1e-12)
     steps = [P.step_lengths(p) for p in (torch_path, sutskever)]
     assert steps[0][k] < steps[1][k] / 5
+
+
+def test_lr_finding_states_each_direction_and_the_overall_rate():
+    losses, _ = P.lr_runs()
+    text = P.run_lr().finding
+    for lr, run in zip(P.LR_PAIR, losses, strict=True):
+        factors, rate = P.contraction(lr)
+        assert rate == max(abs(1 - lr * lam) for lam in P.BOWL)
+        # the run's own error factor at its last step is the overall rate, not the steep direction's
+        assert P.measured_rate(run) == pytest.approx(rate, rel=1e-3)
+        for f, lam in zip(factors, P.BOWL, strict=True):
+            assert f"{f:g} along λ = {lam:g}" in text
+        assert f"by {rate:g} per step" in text
+    assert P.contraction(0.15)[1] == pytest.approx(0.85) and "shrinks by 0.85 per step, set by λ = 1 " in text
+    assert "grows by 1.5 per step, set by λ = 10 " in text
+    assert "shrinks by |1 − 1.5| = 0.5" not in text
