@@ -284,6 +284,15 @@ def _torch_state(state: dict) -> dict[str, tuple[float, ...] | str]:
     return out
 
 
+def difference(mine: float, theirs: float, relative: bool = True) -> float:
+    """|mine − theirs| (over max(1, |theirs|) if relative). Equal values differ by 0 even when they are not finite
+    (both −inf after an overflow, or both NaN); a non-finite value against anything else differs by inf."""
+    if mine == theirs or (math.isnan(mine) and math.isnan(theirs)):
+        return 0.0
+    d = abs(mine - theirs) / (max(1.0, abs(theirs)) if relative else 1.0)
+    return d if math.isfinite(d) else math.inf
+
+
 def _relative_diff(mine: dict, theirs: dict, p_mine, p_torch) -> float:
     worst = 0.0
     pairs = [(p_mine, p_torch)] + [(mine.get(k), theirs.get(k)) for k in sorted(set(mine) | set(theirs))]
@@ -291,10 +300,7 @@ def _relative_diff(mine: dict, theirs: dict, p_mine, p_torch) -> float:
         if a is None or b is None or isinstance(b, str) or len(a) != len(b):
             return math.inf
         for x, y in zip(a, b, strict=False):
-            if math.isnan(x) and math.isnan(y):
-                continue
-            d = abs(x - y) / max(1.0, abs(y))
-            worst = max(worst, d if math.isfinite(d) else math.inf)
+            worst = max(worst, difference(x, y))
     return worst
 
 
@@ -471,7 +477,7 @@ def state_rows(group: GroupCheck) -> list[dict[str, str]]:
     for name, theirs, mine in rows:
         diff = "—"
         if isinstance(theirs, tuple) and mine is not None and len(mine) == len(theirs):
-            diff = f"{max(abs(a - b) for a, b in zip(mine, theirs, strict=True)):.1e}"
+            diff = f"{max(difference(a, b, relative=False) for a, b in zip(mine, theirs, strict=True)):.1e}"
         row = {"entry": name, "torch": fmt(theirs)}
         if group.lines:
             row.update({"the lines": fmt(mine), "|Δ|": diff})

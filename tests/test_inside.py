@@ -128,3 +128,21 @@ def test_bad_requests_are_config_errors():
 def test_divergence_ends_the_walk_with_a_message():
     w = walkthrough({"problem": {"surface": "rosenbrock"}, "optimizer": {"name": "SGD", "options": {"lr": 0.05}}, "steps": 50})
     assert len(w.steps) < 50 and "diverged" in w.message
+
+
+def test_equal_non_finite_values_agree_and_others_do_not():
+    d = inside.difference
+    assert d(-math.inf, -math.inf) == 0 and d(math.inf, math.inf) == 0 and d(math.nan, math.nan) == 0
+    assert d(-math.inf, math.inf) == math.inf and d(math.nan, 1.0) == math.inf and d(1.0, -math.inf) == math.inf
+    assert d(3.0, 1.0) == 2.0 and d(12.0, 10.0) == pytest.approx(0.2) and d(12.0, 10.0, relative=False) == 2.0
+
+
+def test_overflow_to_the_same_inf_is_not_reported_as_a_difference():
+    """SGD down x³ runs off to −inf: torch and the lines overflow at the same step, to the same −inf."""
+    walk = walkthrough({"problem": {"expression": "x**3 + y**2", "start": [-1.0, 0.5]},
+                        "optimizer": {"name": "SGD", "options": {"lr": 0.5}}, "steps": 30})
+    last = walk.steps[-1]
+    assert "diverged" in walk.message and last.groups[0].torch_param[0] == -math.inf == last.groups[0].param[0]
+    assert last.agree is True and walk.agree is True and last.max_diff <= TOLERANCE
+    p_row = next(r for r in state_rows(last.groups[0]) if r["entry"] == "p")
+    assert p_row["|Δ|"] == "0.0e+00"
