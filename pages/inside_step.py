@@ -6,7 +6,7 @@ from optviz.config import Config, ConfigError, parse_config
 from optviz.figures_lessons import code_html, step_figure
 from optviz.inside import LESSON_OPTIMIZERS, LOOK_FOR, PHASES, TOLERANCE, fmt, loop_lines, state_rows, step_listing, walkthrough
 from optviz.optimizers import OPTIMIZERS
-from optviz.surfaces import SURFACES
+from optviz.surfaces import SURFACES, get_surface
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import surface
 from optviz.ui.widgets import options_widgets, param_widget
@@ -59,7 +59,7 @@ with st.sidebar:
         st.caption(spec.note)
     keys = list(SURFACES)
     surf = st.selectbox("surface", keys, index=keys.index(config.problem.surface) if config.problem.surface in keys else 0,
-                        format_func=lambda k: "Quadratic (λ = 1, 10; axis-aligned)" if k == "quadratic" else SURFACES[k].label,
+                        format_func=lambda k: get_surface(k, **QUADRATIC).label if k == "quadratic" else SURFACES[k].label,
                         key="inside.surface")
     steps = st.slider("steps", 5, 200, config.steps, key="inside.steps")
 
@@ -127,7 +127,7 @@ with left:
     }[phase])
 with right:
     probes = np.array(check.probes, dtype=np.float64).reshape(-1, 2) if name == "LBFGS" else None
-    st.plotly_chart(step_figure(surface(config), walk.positions, t, spec.colour, probes), width="stretch", key="inside.contour")
+    st.plotly_chart(step_figure(surface(config), walk.positions, t, spec.colour, probes), width="stretch", key="inside.contour", theme=None)
 
 # -- step() line by line, next to torch's optimizer.state ----------------------------------------------------------
 if name == "LBFGS":

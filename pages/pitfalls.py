@@ -46,7 +46,7 @@ st.caption(f"Highlighted: {pitfall.difference}.")
 
 with st.spinner("running both with torch…"):
     outcome = cached_outcome(key)
-st.plotly_chart(pitfall_figure(pitfall, outcome), width="stretch", key=f"pitfalls.figure.{key}")
+st.plotly_chart(pitfall_figure(pitfall, outcome), width="stretch", key=f"pitfalls.figure.{key}", theme=None)
 st.info(outcome.finding)
 for label, message in outcome.messages:
     st.warning(f"**torch, in “{label}”:** {message}")

@@ -122,7 +122,7 @@ if st.query_params.get("lab", "") != query:
     else:
         del st.query_params["lab"]
 
-st.plotly_chart(schedule_figure([per_epoch, per_batch], log_y), width="stretch", key="lab.figure")
+st.plotly_chart(schedule_figure([per_epoch, per_batch], log_y), width="stretch", key="lab.figure", theme=None)
 k = min(epochs, 3)
 st.markdown(
     f"**Per epoch vs per batch.** After {k} epoch{'s' if k > 1 else ''} (optimizer step {k * spe}), group 0 runs at "
@@ -134,7 +134,7 @@ for note in dict.fromkeys(per_epoch.notes + per_batch.notes):
 
 if overlays:
     others = [cached_overlay(setup.with_interval("epoch").key(), o) for o in overlays]
-    st.plotly_chart(overlay_figure([per_epoch, *others], log_y=log_y), width="stretch", key="lab.overlay")
+    st.plotly_chart(overlay_figure([per_epoch, *others], log_y=log_y), width="stretch", key="lab.overlay", theme=None)
     for o in others:
         for note in o.notes:
             st.caption(f"{o.label}: {note}")

@@ -77,28 +77,28 @@ for kind, box in zip(tab_names, tabs, strict=True):
             cols = st.columns(len(runs))
             for col, r in zip(cols, runs, strict=True):
                 col.plotly_chart(boundary_figure(r.trace, height=620 if len(runs) == 1 else 520), width="stretch",
-                                 key=f"{KEY}.boundary.{r.label}")
+                                 key=f"{KEY}.boundary.{r.label}", theme=None)
                 if len(runs) > 1:
                     col.caption(f"**{r.label}**")
             shown = ("the red line is the net's prediction over x" if config.dataset.regression
                      else "colour: the class the net predicts, paler where it is unsure")
             st.caption(f"{shown.capitalize()}; ● training points, ✕ test points. ▶ Play replays the epochs in your browser.")
         elif kind == "metrics":
-            st.plotly_chart(metrics_figure(runs), width="stretch", key=f"{KEY}.metrics")
+            st.plotly_chart(metrics_figure(runs), width="stretch", key=f"{KEY}.metrics", theme=None)
         elif kind == "lr":
-            st.plotly_chart(lr_figure(runs), width="stretch", key=f"{KEY}.lr")
+            st.plotly_chart(lr_figure(runs), width="stretch", key=f"{KEY}.lr", theme=None)
             st.caption("Read from `optimizer.param_groups` before every step: each group keeps its own lr, while the "
                        "keyword arguments (momentum, betas, …) apply to every group that does not override them — "
                        "where the groups share a value, their lines lie on top of each other.")
         elif kind == "norms":
-            st.plotly_chart(norms_figure(runs), width="stretch", key=f"{KEY}.norms")
+            st.plotly_chart(norms_figure(runs), width="stretch", key=f"{KEY}.norms", theme=None)
             st.caption("Norms over each submodule's tensors: the gradient `backward()` left, the change `step()` made, "
                        "and every tensor torch keeps in `optimizer.state` (momentum buffer, Adam's `exp_avg`, …).")
         elif kind == "landscape":
             plane = st.radio("plane", PLANES, index=PLANES.index(plane), key=f"{KEY}.plane", horizontal=True,
                              format_func=PLANE_LABELS.get)
             land = cached_landscape(config, other, plane, tuple(labels))
-            st.plotly_chart(landscape_figure(land, runs), width="stretch", key=f"{KEY}.landscape")
+            st.plotly_chart(landscape_figure(land, runs), width="stretch", key=f"{KEY}.landscape", theme=None)
             st.caption(f"The training loss on the plane through the final weights of {labels[0]} (★; ○ the start). "
                        f"The two directions hold {100 * land.explained.sum():.1f} % of the path's variance: "
                        + ("a PCA plane shows the path faithfully." if plane == "pca" else

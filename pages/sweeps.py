@@ -207,7 +207,7 @@ if mode == "sweep":
                     f"{result.final_loss[i, j]:.3g}, steps to {tol:g}: {result.steps_to_tol[i, j]:.0f}")
         st.link_button("Open this run in the Explorer ↗", explorer_link(run_cfg))
     st.markdown("**What to look for.** On a quadratic the grey region (diverged) starts exactly at the theory's edge "
-                "α = (2 + 2β)/λ₂ — momentum allows up to twice the step — and the fastest cells gather around the "
+                "α = (2 + 2β)/λmax — momentum allows up to twice the step — and the fastest cells gather around the "
                 "theory's α*, β* (white ×). Switch the surface to Rosenbrock: the run starts far from the minimum, the "
                 "curvature along its path is not the local quadratic's, and the edge no longer follows 2 + 2β.")
 else:
