@@ -295,18 +295,33 @@ def _epoch_lines(fig: go.Figure, trace: Trace) -> None:
         fig.add_vline(x=e + 0.5, line=dict(color="#bbbbbb", width=1, dash="dot"))
 
 
-def lr_figure(trace: Trace, height: int = 380) -> go.Figure:
-    """lr of every group while each step ran (and momentum/β₁ when a scheduler changes it)."""
+def lr_figure(trace: Trace, height: int = 380, schedule: tuple[np.ndarray, np.ndarray] | None = None) -> go.Figure:
+    """lr of every group while each step ran (and momentum/β₁ when a scheduler changes it). ``schedule``: the
+    scheduler's (lrs, momentums) over all the config's steps (schedlab.config_schedule); where the path stopped early,
+    the rest of the schedule is drawn grey and dotted after a line marking the stop."""
     fig = go.Figure()
     steps = np.arange(1, trace.steps + 1)
     for g, name in enumerate(trace.groups):
         fig.add_trace(go.Scatter(x=steps, y=_f32(trace.lrs[:, g]), mode="lines", name=f"lr ({name})", line_shape="hv",
                                  line=dict(width=3, dash=GROUP_DASH[g % 4], color="#1f77b4")))
-    moms = trace.momentums
+    rest = schedule is not None and len(schedule[0]) > trace.steps
+    if rest:
+        after = np.arange(max(trace.steps, 1), len(schedule[0]) + 1)    # from the last step run, so the curves join
+        for g, name in enumerate(trace.groups):
+            fig.add_trace(go.Scatter(x=after, y=_f32(schedule[0][after - 1, g]), mode="lines", line_shape="hv",
+                                     name=f"lr ({name}) the scheduler would set after the path stopped",
+                                     line=dict(width=2, dash="dot", color="#9e9e9e")))
+        fig.add_vline(x=trace.steps + 0.5, line=dict(color="#616161", width=2, dash="dash"),
+                      annotation_text=f"path stopped at step {trace.steps}", annotation_position="top right")
+    moms = trace.momentums if not rest else schedule[1]
     if trace.has_momentum and np.nanmax(moms) - np.nanmin(moms) > 0:
         for g, name in enumerate(trace.groups):
-            fig.add_trace(go.Scatter(x=steps, y=_f32(moms[:, g]), mode="lines", name=f"momentum/β₁ ({name})", yaxis="y2",
-                                     line_shape="hv", line=dict(width=2, dash=GROUP_DASH[g % 4], color="#ff7f0e")))
+            fig.add_trace(go.Scatter(x=steps, y=_f32(trace.momentums[:, g]), mode="lines", name=f"momentum/β₁ ({name})",
+                                     yaxis="y2", line_shape="hv", line=dict(width=2, dash=GROUP_DASH[g % 4], color="#ff7f0e")))
+            if rest:
+                fig.add_trace(go.Scatter(x=after, y=_f32(moms[after - 1, g]), mode="lines", yaxis="y2", line_shape="hv",
+                                         name=f"momentum/β₁ ({name}) after the path stopped",
+                                         line=dict(width=1.5, dash="dot", color="#c8a27a")))
         fig.update_layout(yaxis2=dict(title="momentum / β₁", overlaying="y", side="right", showgrid=False,
                                       range=fitted_range(moms)))
     _epoch_lines(fig, trace)
@@ -314,7 +329,7 @@ def lr_figure(trace: Trace, height: int = 380) -> go.Figure:
                                                            trace.config.scheduler.interval == "epoch" else ""), height)
     fig.update_xaxes(title="step")
     # yaxis only: update_yaxes would retitle the momentum axis too
-    fig.update_layout(yaxis=dict(title="lr", range=fitted_range(trace.lrs), exponentformat="e"))    # 1e−6, not 1μ
+    fig.update_layout(yaxis=dict(title="lr", range=fitted_range(schedule[0] if rest else trace.lrs), exponentformat="e"))    # 1e−6, not 1μ
     return fig
 
 

@@ -393,6 +393,31 @@ def overlay_setup(setup: LabSetup, name: str) -> LabSetup:
     return parse_setup({**setup.to_dict(), "scheduler": name, "options": {}})
 
 
+def config_schedule(config: Config) -> tuple[np.ndarray, np.ndarray] | None:
+    """The lr and momentum/β₁ of every group at every step of a run's config, read from torch without the path: the
+    run's own optimizer and scheduler, stepped as the run steps them, on a point that never moves. Rows as in a
+    Trace (row t−1: what step t ran with). None without a scheduler, or for one that watches the loss
+    (ReduceLROnPlateau), whose lrs depend on the path. Lets a plot show the whole schedule when the path diverged."""
+    from .engine import _scheduler_stepper, make_optimizer, starts_of
+
+    if config.scheduler is None or config.scheduler_spec.needs_metric:
+        return None
+    lrs, moms = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # "scheduler.step() before optimizer.step()": the schedule ignores the steps
+        try:
+            _, opt = make_optimizer(config, torch.as_tensor(starts_of(config)[:1]))
+            _, step = _scheduler_stepper(config, opt)
+            for t in range(1, config.steps + 1):
+                lrs.append([float(g["lr"]) for g in opt.param_groups])
+                moms.append([math.nan if (m := momentum_of(g)) is None else m for g in opt.param_groups])
+                step(t, 0.0)
+        except (ValueError, TypeError, RuntimeError, ZeroDivisionError, OverflowError, KeyError, IndexError):
+            pass                           # torch stopped the schedule: it ends where torch stopped it
+    g = len(config.group_names)
+    return np.array(lrs, dtype=np.float64).reshape(-1, g), np.array(moms, dtype=np.float64).reshape(-1, g)
+
+
 # -- the loop as code ----------------------------------------------------------------------------------
 
 def loop_code(setup: LabSetup) -> str:

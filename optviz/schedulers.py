@@ -20,6 +20,9 @@ class SchedulerSpec:
     needs_metric: bool = False     # ReduceLROnPlateau.step(metrics)
     composite: bool = False        # SequentialLR / ChainedScheduler
     cycles_momentum: bool = False  # CyclicLR / OneCycleLR (cycle_momentum=True by default)
+    # lr-valued options whose starting value follows the optimizer's lr: (option, multiple of the optimizer's lr).
+    # Their ui_default is that multiple of 1e-3, the Explorer's default lr.
+    lr_relative: tuple[tuple[str, float], ...] = ()
 
     @property
     def cls(self) -> type:
@@ -35,8 +38,14 @@ class SchedulerSpec:
                 return p
         raise KeyError(name)
 
-    def defaults(self) -> dict:
-        return {p.name: p.initial for p in self.params if p.initial is not None or p.nullable}
+    def defaults(self, lr: float | None = None) -> dict:
+        """Where a control starts: torch's defaults or the registry's ``ui_default``; given the optimizer's ``lr``, the
+        lr-valued options start at their multiple of it (a cycle peaks at the optimizer's own lr, which the run survives
+        at the start, where a larger peak tends to diverge)."""
+        out = {p.name: p.initial for p in self.params if p.initial is not None or p.nullable}
+        if lr is not None and lr > 0:
+            out.update({name: float(f"{lr * k:.6g}") for name, k in self.lr_relative})
+        return out
 
 
 def _gamma(default: float | None, ui: float | None = None) -> Param:
@@ -77,17 +86,21 @@ SCHEDULERS: dict[str, SchedulerSpec] = {s.name: s for s in [
         Param("eta_min", "float", 0.0, "Minimum lr.", 0.0, 1.0)),
         "Cosine decay that restarts at the base lr every period (SGDR)."),
     SchedulerSpec("cyclic_lr", "CyclicLR", (
-        Param("base_lr", "float", None, "Lower lr of the cycle (overwrites the optimizer's lr).", 1e-6, 10.0, log=True, ui_default=1e-4),
-        Param("max_lr", "float", None, "Upper lr of the cycle.", 1e-6, 10.0, log=True, ui_default=1e-2),
+        Param("base_lr", "float", None, "Lower lr of the cycle (overwrites the optimizer's lr); starts at a tenth of the optimizer's lr.",
+              1e-6, 10.0, log=True, ui_default=1e-4),
+        Param("max_lr", "float", None, "Upper lr of the cycle; starts at the optimizer's lr (a higher peak may diverge).",
+              1e-6, 10.0, log=True, ui_default=1e-3),
         Param("step_size_up", "int", 2000, "Steps of the increasing half (torch's 2000 barely moves in a short run).", 1, 10000, ui_default=20),
         Param("step_size_down", "int", None, "Steps of the decreasing half (default: = step_size_up).", 1, 10000, nullable=True),
         Param("mode", "choice", "triangular", "Amplitude policy.", choices=("triangular", "triangular2", "exp_range")),
         _gamma(1.0), _CYCLE,
         Param("base_momentum", "float", 0.8, "Momentum at the lr peak.", 0.0, 0.999),
         Param("max_momentum", "float", 0.9, "Momentum at the lr trough.", 0.0, 0.999)),
-        "The lr cycles between base_lr and max_lr; momentum cycles the opposite way.", cycles_momentum=True),
+        "The lr cycles between base_lr and max_lr; momentum cycles the opposite way.", cycles_momentum=True,
+        lr_relative=(("base_lr", 0.1), ("max_lr", 1.0))),
     SchedulerSpec("one_cycle_lr", "OneCycleLR", (
-        Param("max_lr", "float", None, "Peak lr (the optimizer's lr is ignored).", 1e-6, 10.0, log=True, ui_default=1e-2),
+        Param("max_lr", "float", None, "Peak lr (the optimizer's lr is ignored); starts at the optimizer's lr, since a "
+              "higher peak may diverge.", 1e-6, 10.0, log=True, ui_default=1e-3),
         Param("total_steps", "int", None, "Length of the cycle (default: every scheduler step of the run).", 1, 100000, nullable=True),
         Param("pct_start", "float", 0.3, "Fraction of the cycle spent increasing the lr.", 0.01, 0.99),
         Param("anneal_strategy", "choice", "cos", "Annealing shape.", choices=("cos", "linear")),
@@ -97,7 +110,8 @@ SCHEDULERS: dict[str, SchedulerSpec] = {s.name: s for s in [
         Param("div_factor", "float", 25.0, "Initial lr = max_lr / div_factor.", 1.0, 1000.0, log=True),
         Param("final_div_factor", "float", 1e4, "Final lr = initial lr / final_div_factor.", 1.0, 1e6, log=True),
         Param("three_phase", "bool", False, "Add a third phase that anneals below the initial lr.")),
-        "Warm up to max_lr, then anneal far below the start; momentum moves the opposite way.", cycles_momentum=True),
+        "Warm up to max_lr, then anneal far below the start; momentum moves the opposite way.", cycles_momentum=True,
+        lr_relative=(("max_lr", 1.0),)),
     SchedulerSpec("reduce_lr_on_plateau", "ReduceLROnPlateau", (
         Param("mode", "choice", "min", "Watch the loss going down (min) or a score going up (max).", choices=("min", "max")),
         Param("factor", "float", 0.1, "Multiply the lr by this when the loss plateaus (< 1).", 0.01, 0.99),

@@ -10,11 +10,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from optviz.codegen import generate_script
-from optviz.config import parse_config
+from optviz.config import ConfigError, parse_config
 from optviz.engine import run, surface_of
 from optviz.figures import contour_base, contour_figure, contour_with_paths, loss_figure, loss_figure_fast, path_of, scalar_state
 from optviz.optimizers import OPTIMIZERS
 from optviz.presets import presets_for
+from optviz.schedlab import config_schedule
 from optviz.schedulers import SCHEDULERS
 from optviz.ui.urlstate import config_from_query
 
@@ -80,7 +81,7 @@ def test_groups_on():
     at = page(cfg={"steps": 20}, tab="lr")
     at.toggle(key="ex.optimizer.SGD.groups_on").set_value(True).run()
     config = url_config(at)
-    assert config.optimizer.groups == {"x": {}, "y": {"lr": 0.01}}
+    assert config.optimizer.groups == {"x": {}, "y": {"lr": 1e-4}}        # a tenth of the lr: slower, never less stable
     lr_spec = specs(at)[1]
     assert {t["name"] for t in lr_spec["data"]} >= {"lr (x)", "lr (y)"}
     at.multiselect(key="ex.optimizer.SGD.group.x.names").set_value(["lr", "momentum"]).run()
@@ -96,6 +97,72 @@ def test_every_scheduler(name):
     config = url_config(at)
     assert config.scheduler.name == name
     assert specs(at)[1]["data"][0]["name"] == "lr (xy)"
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_every_scheduler_with_its_defaults_runs_the_default_explorer_to_the_end(name):
+    """A default must show what it is for: picked on the default Explorer, no scheduler diverges (OneCycleLR's and
+    CyclicLR's peaks start at the optimizer's lr), stepped per epoch (the default) or per step."""
+    at = page()
+    at.selectbox(key="ex.scheduler.name").set_value(name).run()
+    assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
+    config = url_config(at)
+    assert config.scheduler.name == name and run(config).steps == DEFAULT.steps
+    at.radio(key="ex.scheduler.interval").set_value("step").run()
+    assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
+    config = url_config(at)
+    assert config.scheduler.interval == "step" and run(config).steps == DEFAULT.steps
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_groups_on_with_momentum_or_nesterov_does_not_diverge(nesterov):
+    at = page()
+    if nesterov:
+        at.checkbox(key="ex.optimizer.SGD.nesterov").check().run()
+    at.toggle(key="ex.optimizer.SGD.groups_on").set_value(True).run()
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    config = url_config(at)
+    assert config.optimizer.groups is not None and config.optimizer.options["nesterov"] is nesterov
+    assert run(config).diverged_at is None
+
+
+@pytest.mark.parametrize("opt", [{"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}, "groups": {"x": {}, "y": {"lr": 1e-4}}},
+                                 {"name": "Adam", "options": {"lr": 0.01}}, {"name": "LBFGS"}])
+def test_config_schedule_equals_the_runs_lrs(opt):
+    """The schedule computed without the path is the run's own, for every scheduler that does not watch the loss."""
+    for name, spec in SCHEDULERS.items():
+        for interval in ("epoch", "step"):
+            data = {"problem": {"surface": "quadratic"}, "optimizer": opt, "steps": 23,
+                    "scheduler": {"name": name, "options": spec.defaults(), "interval": interval, "steps_per_epoch": 4}}
+            try:
+                config = parse_config(data)
+            except ConfigError:       # e.g. a momentum-cycling scheduler on LBFGS, which has no momentum
+                continue
+            schedule, trace = config_schedule(config), run(config)
+            if spec.needs_metric:
+                assert schedule is None
+                continue
+            assert trace.steps == 23 and np.array_equal(schedule[0], trace.lrs), (name, interval)
+            assert np.array_equal(schedule[1], trace.momentums, equal_nan=True), (name, interval)
+
+
+def test_lr_plot_draws_the_whole_schedule_when_the_path_diverges():
+    cfg = {"scheduler": {"name": "OneCycleLR", "options": {"max_lr": 0.01}}}       # diverges at step 26
+    at = page(cfg=cfg, tab="lr")
+    config = url_config(at)
+    trace = run(config)
+    assert trace.diverged_at is not None and trace.steps < config.steps
+    lr = specs(at)[1]
+    rest = [t for t in lr["data"] if "after the path stopped" in t.get("name", "") and t.get("yaxis") != "y2"]
+    assert len(rest) == 1 and rest[0]["line"]["dash"] == "dot"
+    xs, ys = figure_values(rest[0]["x"]), figure_values(rest[0]["y"])
+    expected = config_schedule(config)[0][:, 0]
+    assert xs[0] == trace.steps and xs[-1] == config.steps
+    assert np.allclose(ys, expected[trace.steps - 1:], rtol=1e-6)
+    assert expected.max() == pytest.approx(0.01) and max(ys) == pytest.approx(0.01, rel=1e-6)   # the peak comes after
+    assert any(s.get("type") == "line" and s["x0"] == trace.steps + 0.5 for s in lr["layout"]["shapes"])
+    lo, hi = lr["layout"]["yaxis"]["range"]
+    assert lo <= expected.min() and hi >= expected.max()
 
 
 def test_scheduler_interval_and_epochs():
@@ -215,6 +282,13 @@ def test_url_round_trip_restores_the_exact_run():
 
 
 # -- the fast contour path equals the validated figure ---------------------------------------------
+
+def figure_values(v) -> np.ndarray:
+    """A figure's x or y values, whether plotly wrote them as a list or as a typed array."""
+    if isinstance(v, dict) and {"dtype", "bdata"} <= set(v):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).astype(np.float64)
+    return np.asarray(v, dtype=np.float64)
+
 
 def _plain(o):
     """Figure JSON with typed arrays decoded and floats as float32 (a float32 array prints as its shortest text, which

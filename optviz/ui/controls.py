@@ -155,7 +155,8 @@ def optimizer_controls(choice: OptimizerChoice, key: str, hidden: set[str], cont
                           help="Make x and y two parameter groups, each with its own options — "
                                "like optim.SGD([{'params': x, 'lr': …}, {'params': y}], lr=…).")
     if on:
-        out["groups"] = _group_overrides(spec, current or {"x": {}, "y": {"lr": options["lr"] * 10}}, options,
+        # y starts at a tenth of the lr, as in the seed's example: visibly slower, and never less stable than the lr itself
+        out["groups"] = _group_overrides(spec, current or {"x": {}, "y": {"lr": float(f"{options['lr'] / 10:.6g}")}}, options,
                                          f"{key}.{name}", hidden, container)
     return out
 
@@ -174,8 +175,10 @@ def _group_overrides(spec, groups: dict, base: dict, key: str, hidden: set[str],
     return out
 
 
-def scheduler_controls(choice: SchedulerChoice | None, key: str, hidden: set[str], container=st) -> dict | None:
-    """An lr scheduler from torch.optim.lr_scheduler with its options, stepped per epoch or per optimizer step."""
+def scheduler_controls(choice: SchedulerChoice | None, key: str, hidden: set[str], container=st,
+                       lr: float | None = None) -> dict | None:
+    """An lr scheduler from torch.optim.lr_scheduler with its options, stepped per epoch or per optimizer step.
+    A newly picked scheduler starts from its defaults, its lr-valued options relative to the optimizer's ``lr``."""
     name = None if choice is None else choice.name
     if "scheduler" in hidden:
         return None if choice is None else _scheduler_dict(choice)
@@ -184,7 +187,7 @@ def scheduler_controls(choice: SchedulerChoice | None, key: str, hidden: set[str
         return None
     spec = SCHEDULERS[name]
     same = choice is not None and choice.name == name
-    values = choice.options if same else spec.defaults()
+    values = choice.options if same else spec.defaults(lr)
     params = [p for p in spec.params if not (name == "OneCycleLR" and p.name == "total_steps")]
     options = options_widgets(params, values, key=f"{key}.{name}", hidden=hidden, container=container)
     interval = choice.interval if choice else "epoch"
@@ -245,7 +248,7 @@ def config_controls(config: Config, key: str, hidden: set[str], container=st) ->
     container.subheader("Optimizer")
     optimizer = optimizer_controls(config.optimizer, f"{key}.optimizer", hidden, container)
     container.subheader("Schedule and length")
-    scheduler = scheduler_controls(config.scheduler, f"{key}.scheduler", hidden, container)
+    scheduler = scheduler_controls(config.scheduler, f"{key}.scheduler", hidden, container, lr=optimizer["options"].get("lr"))
     steps = steps_control(config.steps, key, hidden, container)
     seed = config.seed if problem.get("noise", 0) == 0 else seed_control(config.seed, key, hidden, container)
     return {"problem": problem, "optimizer": optimizer, "scheduler": scheduler, "steps": steps, "seed": seed}

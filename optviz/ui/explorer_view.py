@@ -11,6 +11,7 @@ from optviz import figures, figures_race
 from optviz.config import VERSION, Config, ConfigError
 from optviz.presets import PRESETS, Preset, presets_for
 from optviz.race import MAX_ENTRIES, MIN_ENTRIES, OBJECTIVES, Race, RaceResult, f_star, parse_entries, parse_race
+from optviz.schedlab import config_schedule
 from optviz.trace import Trace
 from optviz.ui.controls import reset_widgets
 from optviz.ui.runner import cached_run, surface
@@ -58,8 +59,8 @@ def single_figure(kind: str, key: str):
 def _single_figure(kind: str, config: Config, tr: Trace):
     if kind == "loss":
         return loss_figure([figures.path_of(tr)], surface(config))
-    if kind == "lr":
-        return figures.lr_figure(tr)
+    if kind == "lr":   # a path that stopped early still shows the whole schedule, computed by torch without the path
+        return figures.lr_figure(tr, schedule=config_schedule(config) if tr.steps < config.steps else None)
     if kind == "state":
         return figures.state_figure(tr)
     if kind == "surface3d":
