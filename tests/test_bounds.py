@@ -179,3 +179,37 @@ def test_quadratic_lab_steppers_at_their_ends(key, value, move):
 ])
 def test_a_link_at_a_widgets_end_does_not_crash(name, query):
     page(name, **query)
+
+
+# -- the ± steppers of number inputs whose value comes from a link, pressed at their ends ---------------------------
+
+NOISY = {"problem": {"noise": 1.0}, "steps": 5}
+
+
+@pytest.mark.parametrize("name, query, key, move", [
+    ("explorer", {"v": "1", "cfg": {"scheduler": {"name": "StepLR", "steps_per_epoch": 10000}, "steps": 5}},
+     "ex.scheduler.steps_per_epoch", "increment"),
+    ("explorer", {"v": "1", "cfg": {"scheduler": {"name": "StepLR", "steps_per_epoch": 1}, "steps": 5}},
+     "ex.scheduler.steps_per_epoch", "decrement"),
+    ("explorer", {"v": "1", "cfg": {**NOISY, "seed": 2**31 - 1}}, "ex.seed", "increment"),
+    ("explorer", {"v": "1", "cfg": NOISY}, "ex.seed", "decrement"),
+    ("scheduler_lab", {"lab": {"scheduler": "ReduceLROnPlateau", "loss": {"seed": 2**31 - 1}}}, "lab.seed", "increment"),
+    ("scheduler_lab", {"lab": {"scheduler": "ReduceLROnPlateau"}}, "lab.seed", "decrement"),
+    ("sweeps", {"view": {"tol": 1000.0}}, "sw.tol", "increment"),
+    ("sweeps", {"view": {"x": {"param": "lr", "low": 1e-3, "high": 10.0, "n": 8, "log": True}}}, "sw.lr_hi", "increment"),
+])
+def test_number_steppers_at_their_ends(name, query, key, move):
+    at = page(name, **query)
+    widget = at.number_input(key=key)
+    assert widget.value in (widget.proto.min, widget.proto.max)
+    getattr(widget, move)()
+    ok(at.run())
+    assert widget.proto.min <= at.number_input(key=key).value <= widget.proto.max
+
+
+@pytest.mark.parametrize("steps", [1, 10, 2000, 2001, MAX_STEPS])
+def test_home_link_with_steps_at_and_past_the_sliders_ends(steps):
+    at = page("home", v="1", cfg={"steps": steps})
+    assert at.slider(key="home.steps").value == steps
+    at.slider(key="home.steps").set_value(at.slider(key="home.steps").max)
+    ok(at.run())
