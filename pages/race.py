@@ -29,7 +29,7 @@ st.markdown("Several **real `torch.optim`** optimizers start from the same point
             "so the page also tunes them with a protocol it states in full.")
 
 notes = [view.take_preset_link("race", KEY)]
-base, warning = read_config(DEFAULT.base)
+base, warning = read_config(DEFAULT.base, carry=("problem",))
 entries, entries_warning = view.read_entries(base, DEFAULT)
 notes += [warning, entries_warning]
 hidden = hidden_controls()
