@@ -355,7 +355,9 @@ def state_figure(trace: Trace, height: int = 380) -> go.Figure:
     scalars = scalar_state(trace)
     for i, (name, v) in enumerate(sorted(trace.state.items())):
         for c, coord in enumerate("x" if name in scalars else "xy"):
-            fig.add_trace(go.Scatter(x=steps, y=_f32(v[:, c]), mode="lines", name=name if name in scalars else f"{name}[{coord}]",
+            lacks = len(trace.groups) == 2 and bool(np.isnan(v[:, c]).all())  # that parameter group keeps no such entry
+            label = f"{name}[{coord}]" + (f": NaN, group {coord} keeps no {name}" if lacks else "")
+            fig.add_trace(go.Scatter(x=steps, y=_f32(v[:, c]), mode="lines", name=name if name in scalars else label,
                                      legendgroup=name,
                                      line=dict(color=palette[i % len(palette)], dash="solid" if c == 0 else "dash", width=2)))
     _layout(fig, "optimizer.state after each step (solid: x, dashed: y)", height)

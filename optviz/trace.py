@@ -30,7 +30,8 @@ def _jsonable(a):
 @dataclass
 class Trace:
     """One run. ``lrs[t]`` / ``momentums[t]`` are what each group had while step t+1 ran;
-    ``state[name][t]`` is torch's state after step t+1, assembled into (x, y); ``grads[t]`` is the gradient
+    ``state[name][t]`` is torch's state after step t+1, assembled into (x, y), NaN on a coordinate whose parameter
+    group keeps no such entry (e.g. momentum in one group only); ``grads[t]`` is the gradient
     step t+1 used (noise included), taken at ``positions[t]``. Batched runs add a K axis after the step axis."""
 
     config: Config
@@ -40,7 +41,7 @@ class Trace:
     grads: np.ndarray | None              # (n, 2) | (n, K, 2)
     lrs: np.ndarray                       # (n, G)
     momentums: np.ndarray                 # (n, G), NaN where the optimizer has no momentum or β₁
-    state: dict[str, np.ndarray]          # name → (n, 2)
+    state: dict[str, np.ndarray]          # name → (n, 2), NaN where a group keeps no such entry
     evaluations: np.ndarray               # (n,) closure calls per step
     diverged_at: int | None | np.ndarray  # single: step number or None; batched: (K,) with -1 for "never"
     message: str = ""

@@ -206,3 +206,15 @@ def test_lbfgs_refuses_groups_with_torchs_message():
     out = subprocess.run([sys.executable, "-m", "optviz", "run", "-"], input='{"optimizer": {"name": "LBFGS", "groups": {"x": {"lr": 0.5}}}}',
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and str(torch_error.value) in out.stderr
+
+
+def test_state_plot_says_which_group_keeps_no_such_entry():
+    from optviz.figures import state_figure
+
+    trace = run(parse_config({"optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9},
+                                            "groups": {"x": {}, "y": {"momentum": 0.0}}}, "steps": 8}))
+    names = [t.name for t in state_figure(trace).data]
+    assert names == ["momentum_buffer[x]", "momentum_buffer[y]: NaN, group y keeps no momentum_buffer"]
+    both = run(parse_config({"optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}, "groups": {"x": {}, "y": {}}},
+                             "steps": 8}))
+    assert [t.name for t in state_figure(both).data] == ["momentum_buffer[x]", "momentum_buffer[y]"]
