@@ -135,6 +135,29 @@ def _far_limit(surface) -> tuple[float, float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2, FAR * span
 
 
+def autograd_value_and_grad(surface, x: float, y: float) -> tuple[float, float, float]:
+    """f, ∂f/∂x, ∂f/∂y by torch autograd, the way a plain loop's ``loss.backward()`` computes them. LBFGS runs on
+    these: its line search and curvature pairs amplify a last-bit difference between gradient formulas (forward-mode
+    duals round differently from autograd) to 1e-5 within a few steps, so it gets autograd's exact numbers."""
+    xt = torch.tensor(x, dtype=DTYPE, requires_grad=True)
+    yt = torch.tensor(y, dtype=DTYPE, requires_grad=True)
+    f = surface.value(xt, yt)
+    if not f.requires_grad:  # a formula in neither x nor y
+        return f.item(), 0.0, 0.0
+    gx, gy = torch.autograd.grad(f, (xt, yt), allow_unused=True)
+    return f.item(), 0.0 if gx is None else gx.item(), 0.0 if gy is None else gy.item()
+
+
+def noise_of(config: Config) -> torch.Tensor | None:
+    """The mini-batch noise ξ₁ … ξₙ, (n, 2), drawn once from the config's seed (None without noise). A batched run
+    adds the same ξₜ to every start, so start i of a batch is exactly the single run of start i with that seed."""
+    sigma = config.problem.noise
+    if not sigma > 0:
+        return None
+    gen = torch.Generator().manual_seed(config.seed)
+    return (sigma * torch.randn((config.steps, 1, 2), generator=gen, dtype=DTYPE)).reshape(config.steps, 2)
+
+
 class _WorkCap(Exception):
     """Raised inside the closure when a run has used its closure-work budget."""
 
@@ -144,14 +167,13 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
     work_cap = MAX_CLOSURE_WORK * share  # read at call time, so a test can lower the cap
     spec = config.optimizer_spec
     surface = surface_of(config)
-    vg = surface.value_and_grad
+    lbfgs = spec.name == "LBFGS"
+    vg = functools.partial(autograd_value_and_grad, surface) if lbfgs else surface.value_and_grad
     n = config.steps
     start = starts_of(config)
-    sigma = config.problem.noise
-    noise = (sigma * torch.randn((n, 1, 2), generator=torch.Generator().manual_seed(config.seed), dtype=DTYPE)
-             ).reshape(n, 2).tolist() if sigma > 0 else None
+    noise = noise_of(config)
+    noise = None if noise is None else noise.tolist()
     cx, cy, far = _far_limit(surface)
-    lbfgs = spec.name == "LBFGS"
     sparse = spec.sparse_grad
     grouped = config.optimizer.groups is not None
 
@@ -220,7 +242,7 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
             fo = f
             if noise is not None:
                 xi = noise[current["t"]]
-                fo = f + x * xi[0] + y * xi[1]
+                fo = f + (x * xi[0] + y * xi[1])  # as torch sums (params · ξ) in a plain loop
                 gx += xi[0]
                 gy += xi[1]
             write_grad(gx, gy)
@@ -337,8 +359,7 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
     surface = surface_of(config)
     vgb = surface.value_and_grad_batch
     n = config.steps
-    sigma = config.problem.noise
-    gen = torch.Generator().manual_seed(config.seed)
+    noise = noise_of(config)
     cx, cy, far = _far_limit(surface)
     grouped = config.optimizer.groups is not None
     sparse = spec.sparse_grad
@@ -370,11 +391,11 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
             F, GX, GY = vgb(X, Y)
             current["F"] = F
             Fo = F
-            if sigma > 0:
-                xi = sigma * torch.randn((k, 2), generator=gen, dtype=DTYPE)
-                Fo = F + X * xi[:, 0] + Y * xi[:, 1]
-                GX = GX + xi[:, 0]
-                GY = GY + xi[:, 1]
+            if noise is not None:  # the single run's ξₜ, for every start
+                xi0, xi1 = noise[current["t"]]
+                Fo = F + (X * xi0 + Y * xi1)
+                GX = GX + xi0
+                GY = GY + xi1
             current["Fo"] = Fo
             if grouped:
                 px.grad, py.grad = GX.reshape(px.shape), GY.reshape(py.shape)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from optviz import parse_config, run
 from optviz.__main__ import main
@@ -32,7 +33,26 @@ CONFIGS = {
                                                "groups": {"x": {}, "y": {"alpha": 0.9}}},
                                  "scheduler": {"name": "LambdaLR", "options": {"lr_lambda": ["0.9**epoch", "1/(epoch+1)"]}},
                                  "problem": {"surface": "himmelblau"}, "steps": 30},
+    # per-group options that change torch's state keys: the state entry a group lacks is NaN on its coordinate
+    "sgd-momentum-in-one-group": {"optimizer": {"name": "SGD", "options": {"lr": 0.001, "momentum": 0.9},
+                                                "groups": {"x": {}, "y": {"momentum": 0.0}}}, "steps": 8},
+    "adamw-amsgrad-in-one-group-noise": {"optimizer": {"name": "AdamW", "options": {"lr": 0.01}, "groups": {"x": {}, "y": {"amsgrad": True}}},
+                                         "problem": {"surface": "beale", "noise": 0.3}, "steps": 30},
+    "rmsprop-centered-x-momentum-y": {"optimizer": {"name": "RMSprop", "options": {"lr": 0.01},
+                                                    "groups": {"x": {"centered": True}, "y": {"momentum": 0.5}}},
+                                      "problem": {"surface": "booth"}, "steps": 30},
+    "muon-nesterov-in-one-group": {"optimizer": {"name": "Muon", "options": {"lr": 0.02},
+                                                 "groups": {"x": {"nesterov": False, "momentum": 0.0}, "y": {}}},
+                                   "problem": {"surface": "himmelblau"}, "steps": 20},
+    # LBFGS runs on autograd's gradients in optviz too: the export is bit for bit (it drifted 2e-5 by step 4)
+    "lbfgs-default": {"optimizer": {"name": "LBFGS"}, "steps": 8},
+    "lbfgs-wolfe-noise": {"optimizer": {"name": "LBFGS", "options": {"line_search_fn": "strong_wolfe"}},
+                          "problem": {"surface": "himmelblau", "noise": 0.3}, "steps": 10},
+    # long runs of the optimizers that keep scalar state in a tensor (torch's default dtype: float32 in both)
+    "asgd-long": {"optimizer": {"name": "ASGD", "options": {"lr": 2e-4, "t0": 100.0}}, "steps": 3000},
+    "nadam-long": {"optimizer": {"name": "NAdam", "options": {"lr": 0.01}}, "steps": 3000},
 }
+BIT_FOR_BIT = ("lbfgs-wolfe", "lbfgs-default", "lbfgs-wolfe-noise")
 
 
 RUNNER = """
@@ -73,6 +93,44 @@ def test_generated_script_reproduces_the_trace(key, script_outputs):
     assert set(theirs["state"]) == set(ours.state)
     for name, values in theirs["state"].items():
         np.testing.assert_allclose(np.array(values, dtype=float), ours.state[name], rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("key", BIT_FOR_BIT)
+def test_lbfgs_export_is_bit_for_bit(key, script_outputs):
+    theirs = json.loads(script_outputs[key])
+    ours = run(parse_config(CONFIGS[key]))
+    np.testing.assert_array_equal(np.array(theirs["positions"]), ours.positions)
+    np.testing.assert_array_equal(np.array(theirs["grads"]), ours.grads)
+    np.testing.assert_array_equal(np.array(theirs["losses"]), ours.losses)
+    np.testing.assert_array_equal(np.array(theirs["evaluations"]), ours.evaluations)
+    for name, values in theirs["state"].items():
+        np.testing.assert_array_equal(np.array(values, dtype=float), ours.state[name], err_msg=name)
+
+
+@pytest.mark.parametrize("key, scalars", [("asgd-long", ("step", "eta", "mu")), ("nadam-long", ("step", "mu_product"))])
+def test_long_runs_keep_torchs_scalar_state_in_app_and_script(key, scalars, script_outputs):
+    """3,000 steps: ASGD's eta/mu and NAdam's mu_product are float32 tensors in both (torch's default dtype), so the
+    scalar state is identical and the paths agree to rounding (they were 1.6e-6 and 1.7e-2 apart)."""
+    theirs = json.loads(script_outputs[key])
+    ours = run(parse_config(CONFIGS[key]))
+    assert ours.steps == 3000, ours.message
+    for name in scalars:
+        np.testing.assert_array_equal(np.array(theirs["state"][name]), ours.state[name], err_msg=name)
+    np.testing.assert_allclose(np.array(theirs["positions"]), ours.positions, rtol=0, atol=1e-13)
+    for name, values in theirs["state"].items():
+        np.testing.assert_allclose(np.array(values), ours.state[name], rtol=1e-12, atol=1e-300, err_msg=name)
+
+
+def test_scalar_state_dtype_is_torchs_default_for_float64_params():
+    """The plain loop: float64 parameters, torch's default dtype left alone; mu_product lives in a float32 tensor."""
+    p = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.NAdam([p], lr=0.01)
+    p.grad = torch.ones_like(p)
+    opt.step()
+    assert opt.state[p]["mu_product"].dtype == torch.float32
+    ours = run(parse_config({"optimizer": {"name": "NAdam", "options": {"lr": 0.01}}, "steps": 1}))
+    assert ours.state["mu_product"][0, 0] == opt.state[p]["mu_product"].item()
+    assert "set_default_dtype" not in generate_script(parse_config(CONFIGS["nadam-long"]))
 
 
 def test_generated_script_reads_like_the_seed():
