@@ -279,8 +279,10 @@ def validate(config: Config) -> None:
     spec = config.optimizer_spec
     for gi, opts in enumerate(config.group_options()):
         for rule in spec.rules:
-            if not rule.ok(opts):
-                fld = (f"optimizer.options.{rule.field}" if config.optimizer.groups is None
+            if rule.defaults_only and gi > 0:
+                continue
+            if not rule.ok(opts if not rule.defaults_only else dict(config.optimizer.options)):
+                fld = (f"optimizer.options.{rule.field}" if config.optimizer.groups is None or rule.defaults_only
                        else _group_field(config, rule.field, gi))
                 raise ConfigError(fld, rule.message(opts))
     # Whatever else torch refuses, it refuses here, with its own message, before the run.

@@ -96,7 +96,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
         "Stochastic gradient descent, optionally with (Nesterov) momentum.",
         (_lr_rule(), _nonneg("momentum"), _nonneg("weight_decay"),
          Rule("nesterov", lambda o: not o["nesterov"] or (o["momentum"] > 0 and o["dampening"] == 0),
-              lambda o: "Nesterov momentum requires a momentum and zero dampening"),
+              lambda o: "Nesterov momentum requires a momentum and zero dampening", defaults_only=True),
          Rule("momentum", lambda o: o["momentum"] < 1, lambda o: f"{_TRAP} momentum ≥ 1 makes the buffer grow without bound (got {o['momentum']})"),
          Rule("dampening", lambda o: 0 <= o["dampening"] <= 1, lambda o: f"{_TRAP} dampening outside [0, 1] flips or inflates the gradient (got {o['dampening']})")),
         colour="#1f77b4",

@@ -125,6 +125,9 @@ class Rule:
     field: str
     ok: Callable[[dict], bool]
     message: Callable[[dict], str]
+    # torch checks some options only in the constructor, on the shared defaults (SGD's Nesterov rule): a group may
+    # then override them (e.g. momentum 0 in one group while nesterov=True), and torch runs that group as it says
+    defaults_only: bool = False
 
 
 def json_data(text: str) -> Any:

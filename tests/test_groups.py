@@ -218,3 +218,26 @@ def test_state_plot_says_which_group_keeps_no_such_entry():
     both = run(parse_config({"optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}, "groups": {"x": {}, "y": {}}},
                              "steps": 8}))
     assert [t.name for t in state_figure(both).data] == ["momentum_buffer[x]", "momentum_buffer[y]"]
+
+
+@pytest.mark.parametrize("options, groups", [
+    ({"lr": 1e-3, "momentum": 0.9, "nesterov": True}, {"x": {}, "y": {"momentum": 0.0}}),
+    ({"lr": 1e-3, "momentum": 0.9}, {"x": {}, "y": {"nesterov": True, "dampening": 0.5}}),
+])
+def test_sgd_accepts_the_nesterov_mixes_torch_accepts(options, groups):
+    """torch checks Nesterov's requirements only on the constructor's defaults; a group may then switch momentum
+    off (or add dampening) and torch runs it as written. optviz runs the same mixes, equal to the plain loop."""
+    config = parse_config({"problem": PROBLEM, "optimizer": {"name": "SGD", "options": options, "groups": groups}, "steps": STEPS})
+    trace = run(config)
+    positions, _, state = reference(config)
+    np.testing.assert_allclose(trace.positions, positions, rtol=1e-12, atol=1e-12)
+    for key, values in state.items():
+        np.testing.assert_array_equal(np.isnan(trace.state[key]), np.isnan(values), err_msg=key)
+
+
+def test_nesterov_without_momentum_in_the_defaults_is_refused_with_torchs_message():
+    with pytest.raises(ValueError) as torch_error:
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, nesterov=True)
+    with pytest.raises(ConfigError) as ours:
+        parse_config({"optimizer": {"name": "SGD", "options": {"lr": 0.1, "nesterov": True}, "groups": {"x": {"momentum": 0.9}, "y": {}}}})
+    assert ours.value.field == "optimizer.options.nesterov" and str(torch_error.value) in str(ours.value)
