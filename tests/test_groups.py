@@ -241,3 +241,14 @@ def test_nesterov_without_momentum_in_the_defaults_is_refused_with_torchs_messag
     with pytest.raises(ConfigError) as ours:
         parse_config({"optimizer": {"name": "SGD", "options": {"lr": 0.1, "nesterov": True}, "groups": {"x": {"momentum": 0.9}, "y": {}}}})
     assert ours.value.field == "optimizer.options.nesterov" and str(torch_error.value) in str(ours.value)
+
+
+def test_last_step_table_says_which_group_keeps_no_such_entry():
+    from optviz.ui.explorer_view import last_step_table
+
+    trace = run({"problem": PROBLEM, "optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9},
+                                                   "groups": {"x": {}, "y": {"momentum": 0.0}}}, "steps": 4})
+    table = last_step_table(trace)
+    row = next(line for line in table.splitlines() if "momentum_buffer" in line)
+    assert "nan" not in table and row.endswith(", —) |") and "keeps no such entry" in table
+    assert f"{trace.state['momentum_buffer'][-1, 0]:.4g}"[:4] in row

@@ -15,7 +15,7 @@ from optviz.schedlab import config_schedule
 from optviz.trace import Trace
 from optviz.ui.controls import reset_widgets
 from optviz.ui.runner import cached_run, surface
-from optviz.ui.urlstate import MAX_URL_TEXT, hidden_controls
+from optviz.ui.urlstate import MAX_URL_TEXT, hidden_controls, sticky
 
 # Figures are cached as objects (st.cache_resource): they are never mutated after building, and pickling a
 # go.Figure (what st.cache_data does) re-validates it on every load, which costs more than the run itself.
@@ -101,7 +101,7 @@ def apply_preset(preset: Preset, key: str, keep_hidden: bool = True) -> None:
         want["hide"] = ",".join(sorted(hidden))
     for k, v in preset.view.items():
         want[k] = str(v)
-    st.query_params.from_dict(want)
+    st.query_params.from_dict(sticky(want))
     st.session_state[f"{key}.view"] = dict(preset.view)
 
 
@@ -218,11 +218,18 @@ def last_step_table(trace: Trace) -> str:
     if np.isfinite(trace.momentums[n - 1]).any():
         rows.insert(3, ("momentum / β₁", _vec(trace.momentums[n - 1])))
     scalars = figures.scalar_state(trace)
+    lacking = False
     for name, v in sorted(trace.state.items()):
-        rows.append((f"state `{name}`", _num(v[n - 1, 0])) if name in scalars else (f"state `{name}` (x, y)", _vec(v[n - 1])))
+        if name in scalars:
+            rows.append((f"state `{name}`", _num(v[n - 1, 0])))
+            continue
+        missing = np.isnan(v[n - 1]) & (len(trace.groups) > 1)   # with groups, NaN = this group keeps no such entry
+        lacking |= bool(missing.any())
+        rows.append((f"state `{name}` (x, y)", "(" + ", ".join("—" if m else _num(a) for a, m in zip(v[n - 1], missing)) + ")"))
     if trace.evaluations[n - 1] > 1:
         rows.append(("closure calls in this step", str(int(trace.evaluations[n - 1]))))
-    return f"**Step {n}**\n\n| | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+    note = "\n\n— : that coordinate's group keeps no such entry (its options need none)" if lacking else ""
+    return f"**Step {n}**\n\n| | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows) + note
 
 
 # -- the race --------------------------------------------------------------------------------------
