@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from optviz import parse_config, run  # noqa: E402
-from optviz.surfaces import SURFACES  # noqa: E402
+from optviz.core.surfaces import SURFACES  # noqa: E402
 
 torch.set_num_threads(1)
 

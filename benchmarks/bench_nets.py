@@ -16,9 +16,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import torch  # noqa: E402
 
-from optviz.figures_nets import boundary_figure, runs_of  # noqa: E402
-from optviz.landscape import landscape  # noqa: E402
-from optviz.nets import build_model, loss_function, make_optimizer, parse_net_config, tensors, train  # noqa: E402
+from optviz.figures.nets import boundary_figure, runs_of  # noqa: E402
+from optviz.nets.landscape import landscape  # noqa: E402
+from optviz.nets.model import build_model, loss_function, make_optimizer, parse_net_config, tensors  # noqa: E402
+from optviz.nets.training import train  # noqa: E402
 
 torch.set_num_threads(1)
 

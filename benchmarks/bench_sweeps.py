@@ -17,9 +17,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from optviz import parse_config, run  # noqa: E402
-from optviz.basins import basin_map  # noqa: E402
-from optviz.engine import surface_of  # noqa: E402
-from optviz.sweeps import cell_config, parse_sweep, run_sweep  # noqa: E402
+from optviz.core.engine import surface_of  # noqa: E402
+from optviz.lessons.basins import basin_map  # noqa: E402
+from optviz.lessons.sweeps import cell_config, parse_sweep, run_sweep  # noqa: E402
 
 torch.set_num_threads(1)
 

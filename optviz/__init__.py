@@ -1,7 +1,7 @@
 """optviz: real torch.optim, step by step, on 2-D loss surfaces."""
-from .config import Config, ConfigError, OptimizerChoice, Problem, SchedulerChoice, parse_config
-from .engine import run, surface_of
-from .trace import Trace
+from .core.config import Config, ConfigError, OptimizerChoice, Problem, SchedulerChoice, parse_config
+from .core.engine import run, surface_of
+from .core.trace import Trace
 
 __all__ = ["Config", "ConfigError", "OptimizerChoice", "Problem", "SchedulerChoice", "Trace", "parse_config",
            "run", "surface_of"]

@@ -5,9 +5,9 @@ import argparse
 import json
 import sys
 
-from .catalog import catalog
-from .codegen import generate_script
-from .config import Config, ConfigError
+from .core.catalog import catalog
+from .core.codegen import generate_script
+from .core.config import Config, ConfigError
 
 
 def _read(path: str) -> Config:
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "code":
             print(generate_script(config))
             return 0
-        from .engine import run
+        from .core.engine import run
 
         print(run(config).to_json(indent=a.indent))
         return 0

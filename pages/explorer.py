@@ -1,9 +1,9 @@
 """Trajectory Explorer: one torch.optim optimizer on a 2-D surface, seen from the inside."""
 import streamlit as st
 
-from optviz.codegen import generate_script
-from optviz.config import ConfigError, parse_config
-from optviz.presets import WATCH
+from optviz.core.codegen import generate_script
+from optviz.core.config import ConfigError, parse_config
+from optviz.lessons.presets import WATCH
 from optviz.ui import explorer_view as view
 from optviz.ui.controls import config_controls, set_start, start_key, step_buttons
 from optviz.ui.routing import inside_navigation

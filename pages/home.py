@@ -1,8 +1,8 @@
 """Home: one real torch.optim trajectory on Rosenbrock, with an optimizer picker, and a map of the lessons."""
 import streamlit as st
 
-from optviz.config import ConfigError, parse_config
-from optviz.optimizers import OPTIMIZERS
+from optviz.core.config import ConfigError, parse_config
+from optviz.core.optimizers import OPTIMIZERS
 from optviz.ui import explorer_view as view
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface

@@ -2,11 +2,11 @@
 import numpy as np
 import streamlit as st
 
-from optviz.config import Config, ConfigError, parse_config
-from optviz.figures_lessons import code_html, step_figure
-from optviz.inside import LESSON_OPTIMIZERS, LOOK_FOR, PHASES, TOLERANCE, fmt, loop_lines, state_rows, step_listing, walkthrough
-from optviz.optimizers import OPTIMIZERS
-from optviz.surfaces import SURFACES, get_surface
+from optviz.core.config import Config, ConfigError, parse_config
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.surfaces import SURFACES, get_surface
+from optviz.figures.lessons import code_html, step_figure
+from optviz.lessons.inside import LESSON_OPTIMIZERS, LOOK_FOR, PHASES, TOLERANCE, fmt, loop_lines, state_rows, step_listing, walkthrough
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import surface
 from optviz.ui.widgets import options_widgets, param_widget

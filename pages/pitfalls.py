@@ -1,8 +1,8 @@
 """Pitfalls Lab: eight classic torch.optim mistakes, each run for real next to the right code."""
 import streamlit as st
 
-from optviz.figures_lessons import ROLE_BADGES, code_html, pitfall_figure, role_colours
-from optviz.pitfalls import PITFALLS
+from optviz.figures.lessons import ROLE_BADGES, code_html, pitfall_figure, role_colours
+from optviz.lessons.pitfalls import PITFALLS
 from optviz.ui.routing import inside_navigation
 
 inside_navigation()

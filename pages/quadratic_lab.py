@@ -1,11 +1,11 @@
 """Quadratic Lab: heavy-ball momentum theory drawn over real torch.optim.SGD runs on a quadratic."""
 import streamlit as st
 
-from optviz.config import ConfigError, parse_config
-from optviz.engine import surface_of
-from optviz.figures_theory import paths_figure, phase_figure, rate_figure, rate_plane_figure
-from optviz.surfaces import SURFACES
-from optviz.theory import analyse_run, best_gd, best_momentum, local_quadratic, rate_plane
+from optviz.core.config import ConfigError, parse_config
+from optviz.core.engine import surface_of
+from optviz.core.surfaces import SURFACES
+from optviz.figures.theory import paths_figure, phase_figure, rate_figure, rate_plane_figure
+from optviz.lessons.theory import analyse_run, best_gd, best_momentum, local_quadratic, rate_plane
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import read_config, write_config

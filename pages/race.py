@@ -3,9 +3,9 @@ import json
 
 import streamlit as st
 
-from optviz.config import ConfigError, parse_config
-from optviz.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
-from optviz.specs import Param
+from optviz.core.config import ConfigError, parse_config
+from optviz.core.specs import Param
+from optviz.lessons.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
 from optviz.ui import explorer_view as view
 from optviz.ui.controls import entry_controls, problem_controls, seed_control, set_start, start_key, steps_control
 from optviz.ui.routing import inside_navigation

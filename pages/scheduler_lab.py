@@ -4,9 +4,12 @@ from dataclasses import asdict
 
 import streamlit as st
 
-from optviz.figures_lessons import overlay_figure, schedule_figure
-from optviz.optimizers import OPTIMIZERS
-from optviz.schedlab import (
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.schedulers import SCHEDULERS
+from optviz.core.specs import ConfigError
+from optviz.core.surfaces import SURFACES
+from optviz.figures.lessons import overlay_figure, schedule_figure
+from optviz.lessons.schedlab import (
     LAB_OPTIMIZERS,
     MAX_GROUPS,
     MAX_OVERLAYS,
@@ -18,9 +21,6 @@ from optviz.schedlab import (
     setup_from_query,
     setup_to_query,
 )
-from optviz.schedulers import SCHEDULERS
-from optviz.specs import ConfigError
-from optviz.surfaces import SURFACES
 from optviz.ui.routing import inside_navigation
 from optviz.ui.widgets import options_widgets, param_widget
 

@@ -3,10 +3,10 @@ import json
 
 import streamlit as st
 
-from optviz.figures_nets import boundary_figure, landscape_figure, lr_figure, metrics_figure, norms_figure, runs_of
-from optviz.netcode import generate_net_script, optimizer_text
-from optviz.nets import default_net_config, parse_net_config
-from optviz.specs import ConfigError
+from optviz.core.specs import ConfigError
+from optviz.figures.nets import boundary_figure, landscape_figure, lr_figure, metrics_figure, norms_figure, runs_of
+from optviz.nets.model import default_net_config, parse_net_config
+from optviz.nets.netcode import generate_net_script, optimizer_text
 from optviz.ui.explorer_view import md
 from optviz.ui.net_controls import compare_controls, net_controls
 from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, tab_from_query, write_state

@@ -4,14 +4,14 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from optviz.basins import MAX_BASIN_SIDE, basin_maps
-from optviz.config import VERSION, ConfigError, parse_config
-from optviz.engine import surface_of
-from optviz.figures_theory import OBJECTIVES, basin_figure, percent, sweep_figure
-from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
-from optviz.surfaces import SURFACES, get_surface
-from optviz.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, run_sweep, sweep_params
-from optviz.theory import best_momentum, local_quadratic, max_stable_lr
+from optviz.core.config import VERSION, ConfigError, parse_config
+from optviz.core.engine import surface_of
+from optviz.core.optimizers import ELEMENTWISE, OPTIMIZERS
+from optviz.core.surfaces import SURFACES, get_surface
+from optviz.figures.theory import OBJECTIVES, basin_figure, percent, sweep_figure
+from optviz.lessons.basins import MAX_BASIN_SIDE, basin_maps
+from optviz.lessons.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, run_sweep, sweep_params
+from optviz.lessons.theory import best_momentum, local_quadratic, max_stable_lr
 from optviz.ui.routing import inside_navigation
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget

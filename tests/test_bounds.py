@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optviz.config import MAX_STEPS, parse_config
-from optviz.race import MAX_ENTRIES, MIN_ENTRIES
+from optviz.core.config import MAX_STEPS, parse_config
+from optviz.lessons.race import MAX_ENTRIES, MIN_ENTRIES
 from optviz.ui.urlstate import config_from_query
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optviz import engine
-from optviz.config import MAX_NOISE, MAX_STARTS, MAX_STEPS_PER_EPOCH, MAX_WORK, ConfigError, parse_config
-from optviz.engine import NON_ELEMENTWISE_MAX_STARTS, run
-from optviz.optimizers import MAX_LBFGS_HISTORY
-from optviz.schedulers import MAX_CHILDREN
-from optviz.surfaces import MAX_DOMAIN_WIDTH, MAX_GRID, SURFACES
+from optviz.core import engine
+from optviz.core.config import MAX_NOISE, MAX_STARTS, MAX_STEPS_PER_EPOCH, MAX_WORK, ConfigError, parse_config
+from optviz.core.engine import NON_ELEMENTWISE_MAX_STARTS, run
+from optviz.core.optimizers import MAX_LBFGS_HISTORY
+from optviz.core.schedulers import MAX_CHILDREN
+from optviz.core.surfaces import MAX_DOMAIN_WIDTH, MAX_GRID, SURFACES
 from optviz.ui.urlstate import MAX_URL_TEXT, config_from_query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,9 +108,9 @@ def test_link_text_is_capped_before_parsing():
 
 
 def test_sweep_and_basin_sizes_are_capped():
-    from optviz.basins import MAX_BASIN_SIDE, basin_maps
-    from optviz.sweeps import MAX_GROUPS_WORK, MAX_MAP_STEPS, MAX_SWEEP_SIDE, parse_sweep, run_sweep
-    from optviz.vectorised import RULES
+    from optviz.core.vectorised import RULES
+    from optviz.lessons.basins import MAX_BASIN_SIDE, basin_maps
+    from optviz.lessons.sweeps import MAX_GROUPS_WORK, MAX_MAP_STEPS, MAX_SWEEP_SIDE, parse_sweep, run_sweep
 
     base = {"problem": {"surface": "rosenbrock"}, "optimizer": {"name": "SGD", "options": {"lr": 1e-3}}, "steps": 100}
     refused(lambda: parse_sweep({"config": base, "x": {"param": "lr", "low": 1e-4, "high": 1e-2, "n": MAX_SWEEP_SIDE + 1}}),
@@ -127,10 +127,10 @@ def test_sweep_and_basin_sizes_are_capped():
 
 
 def test_net_steps_and_landscape_grid_are_capped():
-    from optviz.landscape import MAX_GRID as LANDSCAPE_GRID
-    from optviz.landscape import landscape
-    from optviz.nets import MAX_STEPS as NET_STEPS
-    from optviz.nets import parse_net_config
+    from optviz.nets.landscape import MAX_GRID as LANDSCAPE_GRID
+    from optviz.nets.landscape import landscape
+    from optviz.nets.model import MAX_STEPS as NET_STEPS
+    from optviz.nets.model import parse_net_config
 
     refused(lambda: parse_net_config({"data": {"n_points": 5000}, "batch_size": 1, "epochs": 1000}), "epochs",
             f"{NET_STEPS:,}")

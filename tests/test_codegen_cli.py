@@ -10,7 +10,7 @@ import torch
 
 from optviz import parse_config, run
 from optviz.__main__ import main
-from optviz.codegen import generate_script
+from optviz.core.codegen import generate_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -195,7 +195,7 @@ def test_engine_never_imports_streamlit():
     for path in engine:
         text = path.read_text()
         assert "import streamlit" not in text and "from streamlit" not in text, path
-    mods = sorted("optviz." + p.stem for p in engine if p.stem not in ("__init__", "__main__"))
+    mods = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for p in engine if p.stem != "__main__")
     code = "import sys, optviz\n" + "".join(f"import {m}\n" for m in mods) + "print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-1500:]

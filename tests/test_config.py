@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from optviz import Config, ConfigError, parse_config
-from optviz.config import MAX_STEPS
-from optviz.optimizers import OPTIMIZERS
+from optviz.core.config import MAX_STEPS
+from optviz.core.optimizers import OPTIMIZERS
 
 # (optimizer, bad options, field, does torch itself refuse it at construction or first step?)
 BAD = [

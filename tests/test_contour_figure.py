@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from optviz import run, surface_of
-from optviz.config import parse_config
+from optviz.core.config import parse_config
 from optviz.figures import N_BANDS, contour_base, contour_figure, contour_levels, contour_with_paths, path_of, surface_bands
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from optviz import parse_config, run
-from optviz.engine import surface_of
-from optviz.optimizers import ELEMENTWISE, OPTIMIZERS
-from optviz.schedulers import SCHEDULERS, build_scheduler
-from optviz.surfaces import SURFACES
+from optviz.core.engine import surface_of
+from optviz.core.optimizers import ELEMENTWISE, OPTIMIZERS
+from optviz.core.schedulers import SCHEDULERS, build_scheduler
+from optviz.core.surfaces import SURFACES
 
 
 def cfg(name="SGD", options=None, surface="rosenbrock", steps=30, **extra):

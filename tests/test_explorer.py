@@ -9,14 +9,14 @@ import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optviz.codegen import generate_script
-from optviz.config import ConfigError, parse_config
-from optviz.engine import run, surface_of
+from optviz.core.codegen import generate_script
+from optviz.core.config import ConfigError, parse_config
+from optviz.core.engine import run, surface_of
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.schedulers import SCHEDULERS
 from optviz.figures import contour_base, contour_figure, contour_with_paths, loss_figure, loss_figure_fast, path_of, scalar_state
-from optviz.optimizers import OPTIMIZERS
-from optviz.presets import presets_for
-from optviz.schedlab import config_schedule
-from optviz.schedulers import SCHEDULERS
+from optviz.lessons.presets import presets_for
+from optviz.lessons.schedlab import config_schedule
 from optviz.ui.urlstate import config_from_query
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explorer.py")

@@ -8,8 +8,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optviz.expr import MAX_EXPRESSION_LENGTH, ExpressionError, compile_expression
-from optviz.numeric import DUAL, FLOAT, TORCH, Dual, value_and_grad, value_and_grad_batch
+from optviz.core.expr import MAX_EXPRESSION_LENGTH, ExpressionError, compile_expression
+from optviz.core.numeric import DUAL, FLOAT, TORCH, Dual, value_and_grad, value_and_grad_batch
 
 T = torch.float64
 inf, nan = math.inf, math.nan

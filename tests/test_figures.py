@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
-from optviz.engine import run
-from optviz.figures import _hover, log_ticks, loss_figure, loss_figure_fast, lr_figure, path_of, scalar_state, state_figure
-from optviz.figures_nets import metrics_figure, norms_figure, runs_of
-from optviz.figures_race import tuning_figure
-from optviz.nets import train
-from optviz.race import TuneResult
+from optviz.core.engine import run
+from optviz.figures import log_ticks, loss_figure, loss_figure_fast, lr_figure, path_of, scalar_state, state_figure
+from optviz.figures.nets import metrics_figure, norms_figure, runs_of
+from optviz.figures.race import tuning_figure
+from optviz.figures.trajectory import _hover
+from optviz.lessons.race import TuneResult
+from optviz.nets.training import train
 from optviz.ui.explorer_view import last_step_table
 
 ROSEN = {"surface": "rosenbrock"}

@@ -1,12 +1,12 @@
-"""Every update rule the Explorer shows, as transcribed in optviz.formulas, equals torch's step(): the parameters and
+"""Every update rule the Explorer shows, as transcribed in optviz.core.formulas, equals torch's step(): the parameters and
 every state entry the formula names, step after step, under the options that change the rule."""
 import numpy as np
 import pytest
 import torch
 
-from optviz.formulas import UPDATE_RULES, newton_schulz
-from optviz.optimizers import OPTIMIZERS
-from optviz.presets import WATCH
+from optviz.core.formulas import UPDATE_RULES, newton_schulz
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.lessons.presets import WATCH
 
 STEPS = 8
 START = (-0.5, -0.5)          # Himmelblau's start in the app; ∇f there is (8, −8)

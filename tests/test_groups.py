@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from optviz import parse_config, run
-from optviz.config import ConfigError
-from optviz.engine import surface_of
-from optviz.optimizers import OPTIMIZERS
+from optviz.core.config import ConfigError
+from optviz.core.engine import surface_of
+from optviz.core.optimizers import OPTIMIZERS
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 20

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from optviz.config import parse_config
-from optviz.engine import run
+from optviz.core.config import parse_config
+from optviz.core.engine import run
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},

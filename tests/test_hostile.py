@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optviz import figures
-from optviz.config import ConfigError, parse_config
-from optviz.engine import run
-from optviz.expr import ExpressionError, compile_expression
-from optviz.numeric import value_and_grad
-from optviz.optimizers import OPTIMIZERS
-from optviz.presets import PRESETS
-from optviz.schedulers import SCHEDULERS, compile_lambda
-from optviz.surfaces import SURFACES
+from optviz.core.config import ConfigError, parse_config
+from optviz.core.engine import run
+from optviz.core.expr import ExpressionError, compile_expression
+from optviz.core.numeric import value_and_grad
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.schedulers import SCHEDULERS, compile_lambda
+from optviz.core.surfaces import SURFACES
+from optviz.lessons.presets import PRESETS
 from optviz.ui.urlstate import config_from_query, config_to_query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,7 +330,7 @@ def test_500_tampered_config_links_give_the_default_and_a_warning_or_a_valid_con
 
 
 def test_500_tampered_scheduler_lab_links():
-    from optviz.schedlab import parse_setup, setup_from_query, setup_to_query
+    from optviz.lessons.schedlab import parse_setup, setup_from_query, setup_to_query
 
     default = parse_setup({"scheduler": "StepLR", "options": {"step_size": 10, "gamma": 0.5}, "base_lrs": [0.1, 0.01],
                            "epochs": 30, "steps_per_epoch": 10})

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from optviz import inside
-from optviz.config import ConfigError
-from optviz.engine import run
-from optviz.inside import STEPS, TOLERANCE, state_rows, step_listing, walkthrough
-from optviz.surfaces import expression_surface, get_surface
+from optviz.core.config import ConfigError
+from optviz.core.engine import run
+from optviz.core.surfaces import expression_surface, get_surface
+from optviz.lessons import inside
+from optviz.lessons.inside import STEPS, TOLERANCE, state_rows, step_listing, walkthrough
 
 SETTINGS = [
     ("SGD", {"lr": 1e-3}),

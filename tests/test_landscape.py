@@ -4,9 +4,10 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from optviz.landscape import explained_ratio, filter_normalised_directions, landscape, loss_grid, pca_directions, project
-from optviz.nets import build_model, train
-from optviz.specs import ConfigError
+from optviz.core.specs import ConfigError
+from optviz.nets.landscape import explained_ratio, filter_normalised_directions, landscape, loss_grid, pca_directions, project
+from optviz.nets.model import build_model
+from optviz.nets.training import train
 
 CONFIG = {"data": {"n_points": 160}, "epochs": 12}
 

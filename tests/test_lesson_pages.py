@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optviz.inside import LESSON_OPTIMIZERS, PHASES
-from optviz.pitfalls import PITFALLS
-from optviz.schedulers import SCHEDULERS
+from optviz.core.schedulers import SCHEDULERS
+from optviz.lessons.inside import LESSON_OPTIMIZERS, PHASES
+from optviz.lessons.pitfalls import PITFALLS
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 

@@ -10,21 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from optviz.datasets import DATASETS, MAX_POINTS, make_split
-from optviz.netcode import generate_net_script
-from optviz.nets import (
-    MAX_DEPTH,
-    MAX_EPOCHS,
-    MAX_WIDTH,
-    NET_OPTIMIZERS,
-    NetConfig,
-    build_model,
-    make_optimizer,
-    parse_net_config,
-    tensors,
-    train,
-)
-from optviz.specs import ConfigError
+from optviz.core.specs import ConfigError
+from optviz.nets.datasets import DATASETS, MAX_POINTS, make_split
+from optviz.nets.model import MAX_DEPTH, MAX_EPOCHS, MAX_WIDTH, NET_OPTIMIZERS, NetConfig, build_model, make_optimizer, parse_net_config, tensors
+from optviz.nets.netcode import generate_net_script
+from optviz.nets.training import train
 
 SMALL = {"data": {"n_points": 160}, "epochs": 6}
 

@@ -74,7 +74,7 @@ def test_every_log_axis_on_a_page_shows_decades_or_full_values(name):
 
 
 def test_formula_box_holds_what_the_parser_accepts_and_says_when_it_is_full():
-    from optviz.expr import MAX_EXPRESSION_LENGTH
+    from optviz.core.expr import MAX_EXPRESSION_LENGTH
 
     long = "x**2 + 10*y**2 + " + "0.000000000001*x + " * 18 + "y"       # 357 characters, valid
     at = page("explorer.py", v="1", cfg=json.dumps({"problem": {"expression": long}}))
@@ -89,7 +89,7 @@ def test_formula_box_holds_what_the_parser_accepts_and_says_when_it_is_full():
 
 
 def test_scheduler_lambda_box_holds_what_the_parser_accepts_and_says_when_it_is_full():
-    from optviz.expr import MAX_EXPRESSION_LENGTH
+    from optviz.core.expr import MAX_EXPRESSION_LENGTH
 
     at = page("scheduler_lab.py")
     at.selectbox(key="lab.scheduler").select("LambdaLR").run()

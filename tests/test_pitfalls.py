@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from optviz import pitfalls as P
-from optviz.pitfalls import PITFALLS
+from optviz.lessons import pitfalls as P
+from optviz.lessons.pitfalls import PITFALLS
 
 
 @pytest.mark.parametrize("key", list(PITFALLS))

@@ -5,11 +5,11 @@ import re
 import numpy as np
 import pytest
 
-from optviz.config import Config
-from optviz.engine import run
-from optviz.optimizers import OPTIMIZERS
-from optviz.presets import PRESETS, WATCH, presets_for
-from optviz.race import Race, parse_race
+from optviz.core.config import Config
+from optviz.core.engine import run
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.lessons.presets import PRESETS, WATCH, presets_for
+from optviz.lessons.race import Race, parse_race
 
 CONTROL_NAMES = {"surface", "expression", "quadratic", "start", "noise", "seed", "optimizer", "groups", "scheduler",
                  "interval", "steps_per_epoch", "steps", "racers"}

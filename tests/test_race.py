@@ -7,24 +7,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optviz.config import ConfigError, parse_config
-from optviz.engine import run, surface_of
-from optviz.optimizers import OPTIMIZERS
-from optviz.presets import presets_for
-from optviz.race import (
-    TuneProtocol,
-    TuneResult,
-    entry_labels,
-    f_star,
-    lr_grid,
-    objective,
-    parse_entries,
-    parse_race,
-    race_results,
-    tune_entry,
-    with_lr,
-)
-from optviz.trace import Trace
+from optviz.core.config import ConfigError, parse_config
+from optviz.core.engine import run, surface_of
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.trace import Trace
+from optviz.lessons.presets import presets_for
+from optviz.lessons.race import TuneProtocol, TuneResult, entry_labels, f_star, lr_grid, objective, parse_entries, parse_race, race_results, tune_entry, with_lr
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "race.py")
 RACE = {"base": {"problem": {"surface": "himmelblau", "start": [-0.3, -0.9]}, "steps": 150},
@@ -263,8 +251,8 @@ def test_race_preset(key):
 
 def test_tuning_figure_marks_best_and_diverged():
     from optviz.figures import path_of
-    from optviz.figures_race import tuning_figure
-    from optviz.race import TuneResult
+    from optviz.figures.race import tuning_figure
+    from optviz.lessons.race import TuneResult
 
     tr = run({"steps": 3})
     result = TuneResult("SGD", (1e-3, 1e-2, 1e-1), (2.0, 0.5, math.inf), 1e-2, 0.5, 0.1)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as L
 
-from optviz.schedlab import LossSource, overlay_setup, parse_setup, run_pair, run_schedule, setup_from_query, setup_to_query
-from optviz.schedulers import SCHEDULERS
-from optviz.specs import ConfigError
+from optviz.core.schedulers import SCHEDULERS
+from optviz.core.specs import ConfigError
+from optviz.lessons.schedlab import LossSource, overlay_setup, parse_setup, run_pair, run_schedule, setup_from_query, setup_to_query
 
 BASE = (0.1, 0.03)
 EPOCHS, SPE = 12, 3

@@ -4,7 +4,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optviz.datasets import DATASETS
+from optviz.nets.datasets import DATASETS
 
 PAGE = "../pages/small_nets.py"
 TABS = ["Decision boundary", "Loss & accuracy", "lr & momentum per group", "Per-group norms", "Loss landscape", "Code"]

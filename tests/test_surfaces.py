@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.autograd.functional import hessian
 
-from optviz.expr import FUNCTIONS, ExpressionError
-from optviz.numeric import DUAL, TORCH, Dual
-from optviz.surfaces import SURFACES, Minimum, expression_surface, get_surface, quadratic_matrix, quadratic_surface
+from optviz.core.expr import FUNCTIONS, ExpressionError
+from optviz.core.numeric import DUAL, TORCH, Dual
+from optviz.core.surfaces import SURFACES, Minimum, expression_surface, get_surface, quadratic_matrix, quadratic_surface
 
 T = torch.float64
 

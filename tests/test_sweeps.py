@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from optviz.basins import DIVERGED, NOT_CONVERGED, basin_map, basin_maps, label_points
-from optviz.config import ConfigError, parse_config
-from optviz.engine import run
-from optviz.optimizers import ELEMENTWISE
-from optviz.sweeps import cell_config, default_axis, parse_sweep, run_sweep, sweep_params
-from optviz.theory import rate_map
-from optviz.vectorised import RULES
+from optviz.core.config import ConfigError, parse_config
+from optviz.core.engine import run
+from optviz.core.optimizers import ELEMENTWISE
+from optviz.core.vectorised import RULES
+from optviz.lessons.basins import DIVERGED, NOT_CONVERGED, basin_map, basin_maps, label_points
+from optviz.lessons.sweeps import cell_config, default_axis, parse_sweep, run_sweep, sweep_params
+from optviz.lessons.theory import rate_map
 
 # optimizer → (fixed options, x axis, y axis); ranges reach divergence on Rosenbrock for some cells
 SWEEPS = {

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from optviz.engine import run
-from optviz.surfaces import SURFACES, expression_surface, get_surface
-from optviz.theory import (
+from optviz.core.engine import run
+from optviz.core.surfaces import SURFACES, expression_surface, get_surface
+from optviz.lessons.theory import (
     analyse_run,
     best_gd,
     best_momentum,

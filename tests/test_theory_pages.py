@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optviz.config import parse_config
-from optviz.engine import surface_of
-from optviz.sweeps import cell_config, parse_sweep
-from optviz.theory import best_momentum, local_quadratic, rate
+from optviz.core.config import parse_config
+from optviz.core.engine import surface_of
+from optviz.lessons.sweeps import cell_config, parse_sweep
+from optviz.lessons.theory import best_momentum, local_quadratic, rate
 from optviz.ui.urlstate import config_from_query, config_to_query
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"

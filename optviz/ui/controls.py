@@ -9,14 +9,14 @@ from typing import Any
 
 import streamlit as st
 
-from optviz.config import GROUP_NAMES, Config, OptimizerChoice, Problem, SchedulerChoice
-from optviz.config import MAX_STEPS as MAX_CONFIG_STEPS
-from optviz.engine import surface_of
-from optviz.expr import MAX_EXPRESSION_LENGTH
-from optviz.optimizers import OPTIMIZERS
-from optviz.schedulers import SCHEDULERS
-from optviz.specs import Param
-from optviz.surfaces import SURFACES
+from optviz.core.config import GROUP_NAMES, Config, OptimizerChoice, Problem, SchedulerChoice
+from optviz.core.config import MAX_STEPS as MAX_CONFIG_STEPS
+from optviz.core.engine import surface_of
+from optviz.core.expr import MAX_EXPRESSION_LENGTH
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.schedulers import SCHEDULERS
+from optviz.core.specs import Param
+from optviz.core.surfaces import SURFACES
 from optviz.ui.widgets import optimizer_select, options_widgets, param_widget, scheduler_select
 
 CUSTOM = "custom"

@@ -7,12 +7,13 @@ import math
 import numpy as np
 import streamlit as st
 
-from optviz import figures, figures_race
-from optviz.config import VERSION, Config, ConfigError
-from optviz.presets import PRESETS, Preset, presets_for
-from optviz.race import MAX_ENTRIES, MIN_ENTRIES, OBJECTIVES, Race, RaceResult, f_star, parse_entries, parse_race
-from optviz.schedlab import config_schedule
-from optviz.trace import Trace
+from optviz import figures
+from optviz.core.config import VERSION, Config, ConfigError
+from optviz.core.trace import Trace
+from optviz.figures import race as figures_race
+from optviz.lessons.presets import PRESETS, Preset, presets_for
+from optviz.lessons.race import MAX_ENTRIES, MIN_ENTRIES, OBJECTIVES, Race, RaceResult, f_star, parse_entries, parse_race
+from optviz.lessons.schedlab import config_schedule
 from optviz.ui.controls import reset_widgets
 from optviz.ui.runner import cached_run, surface
 from optviz.ui.urlstate import MAX_URL_TEXT, hidden_controls, sticky

@@ -11,10 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from optviz.config import OptimizerChoice
-from optviz.datasets import DATASETS, DataChoice
-from optviz.nets import GROUPS, MODEL_PARAMS, NET_OPTIMIZERS, NET_STARTS, TRAIN_PARAMS, NetConfig
-from optviz.optimizers import OPTIMIZERS
+from optviz.core.config import OptimizerChoice
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.nets.datasets import DATASETS, DataChoice
+from optviz.nets.model import GROUPS, MODEL_PARAMS, NET_OPTIMIZERS, NET_STARTS, TRAIN_PARAMS, NetConfig
 from optviz.ui.controls import scheduler_controls
 from optviz.ui.widgets import options_widgets
 

@@ -6,9 +6,10 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from optviz.landscape import Landscape, landscape
-from optviz.nets import VERSION, NetConfig, NetTrace, parse_net_config, train
-from optviz.specs import ConfigError
+from optviz.core.specs import ConfigError
+from optviz.nets.landscape import Landscape, landscape
+from optviz.nets.model import VERSION, NetConfig, parse_net_config
+from optviz.nets.training import NetTrace, train
 from optviz.ui.urlstate import MAX_URL_TEXT, _diff, _merge, _named_blocks
 
 PLANES = ("pca", "random")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from optviz.config import Config
-from optviz.engine import run, surface_of
-from optviz.trace import Trace
+from optviz.core.config import Config
+from optviz.core.engine import run, surface_of
+from optviz.core.trace import Trace
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

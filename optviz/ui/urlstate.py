@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from optviz.config import VERSION, Config, ConfigError, parse_config
+from optviz.core.config import VERSION, Config, ConfigError, parse_config
 
 MAX_URL_TEXT = 8000
 

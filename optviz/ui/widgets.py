@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from optviz.expr import MAX_EXPRESSION_LENGTH
-from optviz.optimizers import OPTIMIZERS
-from optviz.schedulers import SCHEDULERS
-from optviz.specs import Param
+from optviz.core.expr import MAX_EXPRESSION_LENGTH
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.schedulers import SCHEDULERS
+from optviz.core.specs import Param
 
 
 def _formula_box(label: str, value: str, key: str, help: str, container) -> str:

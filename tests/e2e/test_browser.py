@@ -93,7 +93,7 @@ def wait_for_rerun(page, runs_before: int, timeout: float = 60.0) -> bool:
 def preset_links() -> list[tuple[str, str]]:
     """(name, url path with query) of every lesson preset, once optviz.presets exists."""
     try:
-        from optviz import presets
+        from optviz.lessons import presets
     except ImportError:
         return []
     out = []

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .nets import DTYPE, NetTrace, build_model, flat_parameters, loss_function, tensors
-from .specs import ConfigError
+from optviz.core.specs import ConfigError
+
+from .model import DTYPE, build_model, flat_parameters, loss_function, tensors
+from .training import NetTrace
 
 METHODS = ("pca", "random")
 MAX_GRID = 61

@@ -1,7 +1,7 @@
 """A safe formula language for surfaces and scheduler lambdas: a whitelisted AST compiled into closures.
 
 The user's text is parsed with ``ast.parse`` and walked once; every allowed node becomes a small
-closure over a math namespace ``m`` (see ``optviz.numeric``), so the same compiled formula runs on
+closure over a math namespace ``m`` (see ``optviz.core.numeric``), so the same compiled formula runs on
 floats, tensors and duals. Nothing from the text is ever executed as Python code. Number literals
 are floats, constant parts are folded with IEEE floats (``9**9**9`` is ``inf`` at once), and float
 evaluation never raises.

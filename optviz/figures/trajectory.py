@@ -1,9 +1,8 @@
-"""Figures: records in, plotly `go.Figure` out (no Streamlit here). Large fonts, so a projector can read them."""
+"""Figures of one run or a few: the contour with paths (animated, with state arrows), 3-D surface, loss, lr, state."""
 from __future__ import annotations
 
 import base64
 import functools
-import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -11,10 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from .optimizers import get_optimizer
-from .trace import Trace
+from optviz.core.optimizers import get_optimizer
+from optviz.core.trace import Trace
 
-FONT = dict(size=16)
+from .base import FrozenFigure, _f32, _layout, contour_levels, log_ticks
+
 MAX_FRAMES = 60
 GROUP_DASH = ("solid", "dash", "dot", "dashdot")
 STATE_COLOURS = {"momentum_buffer": "#9467bd", "exp_avg": "#9467bd", "grad": "#d62728"}
@@ -35,52 +35,6 @@ class Path:
 def path_of(trace: Trace, label: str | None = None, dash: str = "solid") -> Path:
     spec = get_optimizer(trace.config.optimizer.name)
     return Path(trace, label or spec.name, spec.colour, dash)
-
-
-def _layout(fig: go.Figure, title: str, height: int = 520, **kw) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0.01), font=FONT, height=height, margin=dict(l=60, r=20, t=60, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0), template="plotly_white", **kw)
-    # tick labels set on every axis, not only through layout.font: Streamlit's chart theme resets them to 12 px
-    fig.update_xaxes(tickfont=FONT)
-    fig.update_yaxes(tickfont=FONT)
-    return fig
-
-
-def log_ticks(values) -> dict:
-    """Tick settings for a log axis over ``values`` that never label 0.2 or 0.5 as a bare "2" or "5" (plotly's
-    minor labels): only decades (10⁻³, 10⁻²) over two decades or more, full values (0.2, 0.5, 1) over less.
-    ``values``: an array, or a list of arrays (e.g. one per trace)."""
-    parts = values if isinstance(values, (list, tuple)) else [values]
-    v = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in parts]) if len(parts) else np.empty(0)
-    v = v[np.isfinite(v) & (v > 0)]
-    span = math.log10(v.max()) - math.log10(v.min()) if v.size else 0.0
-    if span >= 2:
-        return dict(dtick=max(1, math.ceil(span / 8)), exponentformat="power")
-    return dict(tickformat="~g")
-
-
-def label_log_axes(fig: go.Figure) -> go.Figure:
-    """``log_ticks`` on every log y axis of the figure (subplots included), from the y values of the traces on it."""
-    for key, axis in fig.layout.to_plotly_json().items():
-        if key.startswith("yaxis") and axis.get("type") == "log":
-            ref = "y" + key[5:]
-            values = [t.y for t in fig.data if (t.yaxis or "y") == ref and t.y is not None]
-            fig.layout[key].update(log_ticks(values))
-    return fig
-
-
-def _f32(a) -> np.ndarray:
-    return np.asarray(a, dtype=np.float32)
-
-
-def contour_levels(z: np.ndarray, log: bool) -> tuple[np.ndarray, str]:
-    """Values to colour the contour by: log10(f − min + δ) where the surface asks for log scale."""
-    finite = z[np.isfinite(z)]
-    if not log or finite.size == 0:
-        return np.clip(z, *(np.percentile(finite, [0, 99]) if finite.size else (0, 1))), "f(x, y)"
-    lo = finite.min()
-    delta = max(1e-3, 1e-6 * (finite.max() - lo))
-    return np.log10(z - lo + delta), "log₁₀(f − min)"
 
 
 def frame_steps(n: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
@@ -377,30 +331,9 @@ def evaluations_figure(trace: Trace, height: int = 320) -> go.Figure:
     return fig
 
 
-def figure_bytes(fig: go.Figure) -> int:
-    return len(fig.to_json())
-
-
 # -- fast assembly for pages that rerun on every slider move ------------------------------------------------
 # Building a go.Figure validates every trace and frame (~0.3 ms each: ~200 ms for an animated contour), and
 # st.plotly_chart deep-copies it again on every rerun. The functions below build the same picture as plain data.
-
-class FrozenFigure(go.Figure):
-    """A finished figure held as its plain dict: ``to_dict()`` (what st.plotly_chart and ``to_json`` read) returns
-    it without validating or copying. Only that dict carries the picture; treat it as immutable."""
-
-    def __init__(self, spec: dict):
-        super().__init__()
-        self._spec = spec
-
-    def to_dict(self) -> dict:
-        return self._spec
-
-
-def frozen(fig: go.Figure) -> FrozenFigure:
-    """The figure serialised once: cheap to hand to st.plotly_chart again and again (e.g. from a cache)."""
-    return fig if isinstance(fig, FrozenFigure) else FrozenFigure(fig.to_dict())
-
 
 def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arrows: bool = True,
                        surface=None) -> FrozenFigure:

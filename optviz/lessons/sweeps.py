@@ -9,10 +9,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .config import Config, ConfigError, parse_config
-from .engine import FAR, starts_of, surface_of
-from .specs import Param, coerce
-from .vectorised import RULES, cells_of
+from optviz.core.config import Config, ConfigError, parse_config
+from optviz.core.engine import FAR, starts_of, surface_of
+from optviz.core.specs import Param, coerce
+from optviz.core.vectorised import RULES, cells_of
 
 MAX_SWEEP_SIDE = 128          # sweep grids up to 128 × 128 cells
 MAX_MAP_STEPS = 2000
@@ -56,7 +56,7 @@ class Sweep:
 
 def sweep_params(name: str) -> list[str]:
     """The hyperparameters of an optimizer a sweep can vary: its float keywords and each entry of a float pair."""
-    from .optimizers import get_optimizer
+    from optviz.core.optimizers import get_optimizer
 
     out = []
     for p in get_optimizer(name).params:

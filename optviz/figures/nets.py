@@ -7,10 +7,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import FONT, _f32, _layout, label_log_axes
-from .landscape import Landscape
-from .nets import NetTrace
-from .optimizers import get_optimizer
+from optviz.core.optimizers import get_optimizer
+from optviz.nets.landscape import Landscape
+from optviz.nets.training import NetTrace
+
+from .base import FONT, _f32, _layout, label_log_axes
 
 CLASS_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 GROUP_DASH = {"base": "solid", "classifier": "dash", "model": "solid"}

@@ -7,12 +7,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .basins import DIVERGED, NOT_CONVERGED, BasinResult, category
-from .engine import surface_of
-from .figures import _f32, _layout, contour_levels, log_ticks
-from .optimizers import OPTIMIZERS
-from .sweeps import SweepResult
-from .theory import QuadraticRun, RatePlane
+from optviz.core.engine import surface_of
+from optviz.core.optimizers import OPTIMIZERS
+from optviz.lessons.basins import DIVERGED, NOT_CONVERGED, BasinResult, category
+from optviz.lessons.sweeps import SweepResult
+from optviz.lessons.theory import QuadraticRun, RatePlane
+
+from .base import _f32, _layout, contour_levels, log_ticks
 
 SGD_COLOUR = OPTIMIZERS["SGD"].colour
 PREDICTED = "#222222"

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import _f32, _layout, contour_levels, label_log_axes
+from .base import _f32, _layout, contour_levels, label_log_axes
 
 GROUP_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 GROUP_DASH = ("solid", "dash", "dot")     # groups that share a curve (CyclicLR, OneCycleLR) stay visible

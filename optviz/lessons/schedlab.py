@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .codegen import _PRELUDE, _lit, _scheduler_expr
-from .config import MAX_STEPS, Config, parse_config
-from .optimizers import get_optimizer, momentum_of
-from .schedulers import SCHEDULERS, build_scheduler, get_scheduler
-from .specs import ConfigError, Param, coerce
+from optviz.core.codegen import _PRELUDE, _lit, _scheduler_expr
+from optviz.core.config import MAX_STEPS, Config, parse_config
+from optviz.core.optimizers import get_optimizer, momentum_of
+from optviz.core.schedulers import SCHEDULERS, build_scheduler, get_scheduler
+from optviz.core.specs import ConfigError, Param, coerce
 
 MAX_GROUPS = 3
 MAX_OVERLAYS = 6
@@ -346,8 +346,8 @@ def run_schedule(setup: LabSetup, label: str | None = None) -> Schedule:
 
 
 def _surface_schedule(setup: LabSetup, label: str) -> Schedule:
-    from .codegen import generate_script
-    from .engine import run
+    from optviz.core.codegen import generate_script
+    from optviz.core.engine import run
 
     config = surface_config(setup)
     trace = run(config)
@@ -398,7 +398,7 @@ def config_schedule(config: Config) -> tuple[np.ndarray, np.ndarray] | None:
     run's own optimizer and scheduler, stepped as the run steps them, on a point that never moves. Rows as in a
     Trace (row t−1: what step t ran with). None without a scheduler, or for one that watches the loss
     (ReduceLROnPlateau), whose lrs depend on the path. Lets a plot show the whole schedule when the path diverged."""
-    from .engine import _scheduler_stepper, make_optimizer, starts_of
+    from optviz.core.engine import _scheduler_stepper, make_optimizer, starts_of
 
     if config.scheduler is None or config.scheduler_spec.needs_metric:
         return None

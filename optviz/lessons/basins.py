@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .config import MAX_WORK, Config, ConfigError, parse_config
-from .engine import run, surface_of
+from optviz.core.config import MAX_WORK, Config, ConfigError, parse_config
+from optviz.core.engine import run, surface_of
+
 from .sweeps import Progress, check_map_config
 
 MAX_BASIN_SIDE = 200          # basin maps up to 200 × 200 starts

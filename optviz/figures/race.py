@@ -6,8 +6,10 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import Path, _f32, _layout, log_ticks
-from .race import OBJECTIVES, TuneResult
+from optviz.lessons.race import OBJECTIVES, TuneResult
+
+from .base import _f32, _layout, log_ticks
+from .trajectory import Path
 
 
 def tuning_figure(results: list[TuneResult], paths: list[Path], objective: str, f_star: float | None,

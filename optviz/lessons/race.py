@@ -8,10 +8,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .config import Config, ConfigError, OptimizerChoice, parse_config
-from .engine import run
-from .optimizers import get_optimizer
-from .trace import Trace
+from optviz.core.config import Config, ConfigError, OptimizerChoice, parse_config
+from optviz.core.engine import run
+from optviz.core.optimizers import get_optimizer
+from optviz.core.trace import Trace
 
 MIN_ENTRIES, MAX_ENTRIES = 2, 6
 DEFAULT_TOL = 1e-3

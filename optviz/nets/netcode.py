@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import inspect
 
-from .codegen import _PRELUDE, _kwargs, _lit, _pairs, _scheduler_expr
+from optviz.core.codegen import _PRELUDE, _kwargs, _lit, _pairs, _scheduler_expr
+
 from .datasets import split_data
-from .nets import ACTIVATIONS, NetConfig, init_parameters, parse_net_config
+from .model import ACTIVATIONS, NetConfig, init_parameters, parse_net_config
 
 _HEADER = '''import json
 import math

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import Config, parse_config
+from optviz.core.config import Config, parse_config
+
 from .race import Race, parse_race
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from .specs import ConfigError, Param
+from optviz.core.specs import ConfigError, Param
 
 MIN_POINTS = 20
 MAX_POINTS = 5000
@@ -185,7 +185,7 @@ class Split:
 
 def parse_data(given: dict) -> DataChoice:
     """Validate the data options against the dataset's specs (caps included); errors name the field."""
-    from .specs import coerce
+    from optviz.core.specs import coerce
 
     if not isinstance(given, dict):
         raise ConfigError("data", f"expected an object, got {type(given).__name__}")

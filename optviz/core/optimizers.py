@@ -63,7 +63,7 @@ class OptimizerSpec:
     sparse_grad: bool = False       # SparseAdam only takes sparse gradients
     groups_ok: bool = True
     note: str = ""
-    update_rule: str = ""           # LaTeX of the update (optviz.formulas keeps it next to a transcription tested against torch)
+    update_rule: str = ""           # LaTeX of the update (optviz.core.formulas keeps it next to a transcription tested against torch)
     colour: str = "#1f77b4"
 
     @property

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler
 
-from .surfaces import quadratic_surface
+from optviz.core.surfaces import quadratic_surface
 
 DTYPE = torch.float64
 BOWL = (1.0, 10.0)          # eigenvalues of the quadratic bowl the 2-D pitfalls run on
@@ -349,7 +349,7 @@ class DecayRun:
 
 
 def _decay_surface():
-    from .surfaces import expression_surface
+    from optviz.core.surfaces import expression_surface
 
     return expression_surface(DECAY_SURFACE, ((-0.5, 1.5), (-0.5, 1.5)))
 
@@ -450,7 +450,7 @@ for t in range(steps):
 
 def lbfgs_runs(steps: int = 6) -> tuple[np.ndarray, np.ndarray, str]:
     """Losses and closure calls of LBFGS on Rosenbrock with a closure, and torch's error without one."""
-    from .surfaces import get_surface
+    from optviz.core.surfaces import get_surface
 
     f = get_surface("rosenbrock")
     p = torch.tensor(f.start, dtype=DTYPE, requires_grad=True)
