@@ -5,12 +5,14 @@ from optviz.core.codegen import generate_script
 from optviz.core.config import ConfigError, parse_config
 from optviz.lessons.presets import WATCH
 from optviz.ui import explorer_view as view
+from optviz.ui import present
 from optviz.ui.controls import config_controls, set_start, start_key, step_buttons
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import hidden_controls, read_config, remember_query, write_config
 
 inside_navigation()
+present.start()
 
 KEY = "ex"
 DEFAULT = parse_config({"problem": {"surface": "rosenbrock"},
@@ -20,7 +22,7 @@ TABS = {"loss": ":material/trending_down: Loss", "lr": ":material/tune: lr & mom
         "evaluations": ":material/repeat: Evaluations per step", "code": ":material/code: Code & data"}
 
 st.title(":material/explore: Trajectory Explorer")
-st.markdown("One **real `torch.optim`** optimizer steps a point `(x, y)` downhill. The arrows show what `step()` "
+present.intro("One **real `torch.optim`** optimizer steps a point `(x, y)` downhill. The arrows show what `step()` "
             "used at each point — the gradient and torch's own state (momentum buffer, Adam's `exp_avg`) — and every "
             "setting lives in the address bar, so a link reproduces exactly this run.")
 
@@ -44,7 +46,8 @@ except ConfigError as e:
 
 key = config.key()
 lesson = view.current_lesson(KEY, "explorer", key)
-view.presets_block("explorer", KEY, lesson)
+if not present.on():
+    view.presets_block("explorer", KEY, lesson)
 view.lesson_note(lesson)
 
 trace = cached_run(config)
@@ -64,7 +67,8 @@ def _clicked() -> None:
 
 
 clickable = "start" not in hidden
-st.plotly_chart(view.contour_figure(key, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch", theme=None,
+boxes = sum(map(bool, [*notes, lesson, trace.diverged_at is not None]))    # message boxes above the plot
+st.plotly_chart(present.fit(view.contour_figure(key, 25 if clickable else 0), notes=boxes), key=f"{KEY}.contour", width="stretch", theme=None,
                 on_select=_clicked if clickable else "ignore", selection_mode="points")
 st.caption(f"{trace.message} · {'click the plot to start there · ' if clickable else ''}"
            f"▶ Play animates the path in your browser; hover a point for its step, gradient and state. "

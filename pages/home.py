@@ -4,12 +4,14 @@ import streamlit as st
 from optviz.core.config import ConfigError, parse_config
 from optviz.core.optimizers import OPTIMIZERS
 from optviz.ui import explorer_view as view
+from optviz.ui import present
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import optimizer_select, param_widget
 
 inside_navigation()
+present.start()
 
 KEY = "home"
 DEFAULT = parse_config({"problem": {"surface": "rosenbrock", "start": [-1.5, 2.0]},
@@ -29,7 +31,7 @@ def home_start(name: str) -> dict:
 
 
 st.title("optviz — see torch.optim work")
-st.markdown(
+present.intro(
     "Every path below is computed by **real `torch.optim`** — the same optimizers and lr schedulers you train with — "
     "stepping a point `(x, y)` downhill on a 2-D loss surface. Pick an optimizer and watch where it goes."
 )
@@ -77,7 +79,8 @@ surf = surface(config)
 with right:
     if trace.diverged_at is not None:
         st.warning(f"⚠️ {trace.message}. The plot shows the path up to there.")
-    st.plotly_chart(view.contour_figure(config.key(), 0), width="stretch", key="home.contour", theme=None)
+    st.plotly_chart(present.fit(view.contour_figure(config.key(), 0), notes=bool(warning) + (trace.diverged_at is not None)), width="stretch",
+                    key="home.contour", theme=None)
     st.caption(f"{trace.message}. Start ○ at (−1.5, 2); the minimum ★ is at (1, 1). {surf.watch}")
 
 st.plotly_chart(view.single_figure("loss", config.key()), width="stretch", key="home.loss", theme=None)

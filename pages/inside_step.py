@@ -7,14 +7,17 @@ from optviz.core.optimizers import OPTIMIZERS
 from optviz.core.surfaces import SURFACES, get_surface
 from optviz.figures.lessons import code_html, step_figure
 from optviz.lessons.inside import LESSON_OPTIMIZERS, LOOK_FOR, PHASES, TOLERANCE, fmt, loop_lines, state_rows, step_listing, walkthrough
+from optviz.ui import present
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import surface
+from optviz.ui.urlstate import sticky
 from optviz.ui.widgets import options_widgets, param_widget
 
 inside_navigation()
+present.start()
 
 st.title("Inside `optimizer.step()`")
-st.markdown(
+present.intro(
     "`optimizer.step()` reads the `.grad` that `backward()` left on each parameter and moves the parameter using its "
     "group's options, keeping what it needs in `optimizer.state`. Step through a real `torch.optim` run: each line "
     "of the algorithm is shown with **this step's numbers**, and checked against torch's own state.")
@@ -100,7 +103,7 @@ t = nav[4].slider("step", 1, n, key="inside.step") if n > 1 else 1
 url_phase = st.query_params.get("phase")
 phase = st.segmented_control("phase of the loop", PHASES, default=url_phase if url_phase in PHASES else "step",
                              format_func=PHASE_TEXT.get, key="inside.phase") or "step"
-want = {"cfg": config.to_json(), "step": str(t), "phase": phase}
+want = sticky({"cfg": config.to_json(), "step": str(t), "phase": phase})
 if {k: st.query_params.get(k) for k in want} != want:
     st.query_params.from_dict(want)
 check = walk.steps[t - 1]
@@ -127,7 +130,9 @@ with left:
     }[phase])
 with right:
     probes = np.array(check.probes, dtype=np.float64).reshape(-1, 2) if name == "LBFGS" else None
-    st.plotly_chart(step_figure(surface(config), walk.positions, t, spec.colour, probes), width="stretch", key="inside.contour", theme=None)
+    st.plotly_chart(present.fit(step_figure(surface(config), walk.positions, t, spec.colour, probes), above=180,
+                                notes="stopped" in walk.message or "diverged" in walk.message), width="stretch",
+                    key="inside.contour", theme=None)
 
 # -- step() line by line, next to torch's optimizer.state ----------------------------------------------------------
 if name == "LBFGS":

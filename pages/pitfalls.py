@@ -3,12 +3,14 @@ import streamlit as st
 
 from optviz.figures.lessons import ROLE_BADGES, code_html, pitfall_figure, role_colours
 from optviz.lessons.pitfalls import PITFALLS
+from optviz.ui import present
 from optviz.ui.routing import inside_navigation
 
 inside_navigation()
+present.start()
 
 st.title("Pitfalls Lab")
-st.markdown(
+present.intro(
     "The training loop has few lines, and a line in the wrong place rarely raises an error: it changes the numbers "
     "instead. Each pitfall below runs the right and the wrong code with real `torch.optim`, side by side, so you can "
     "see what changes and why.")
@@ -31,6 +33,7 @@ if st.query_params.get("pitfall") != key:
 pitfall = PITFALLS[key]
 
 st.subheader(pitfall.title)
+slot = st.container() if present.on() else st     # presentation: the figure first, the code under it
 st.markdown(f"**Why:** {pitfall.why}")
 
 colours = role_colours(pitfall.snippets)
@@ -46,7 +49,8 @@ st.caption(f"Highlighted: {pitfall.difference}.")
 
 with st.spinner("running both with torch…"):
     outcome = cached_outcome(key)
-st.plotly_chart(pitfall_figure(pitfall, outcome), width="stretch", key=f"pitfalls.figure.{key}", theme=None)
+slot.plotly_chart(present.fit(pitfall_figure(pitfall, outcome), above=150, notes=url_key not in (None, *KEYS)), width="stretch",
+                  key=f"pitfalls.figure.{key}", theme=None)
 st.info(outcome.finding)
 for label, message in outcome.messages:
     st.warning(f"**torch, in “{label}”:** {message}")

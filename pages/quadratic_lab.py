@@ -6,11 +6,13 @@ from optviz.core.engine import surface_of
 from optviz.core.surfaces import SURFACES
 from optviz.figures.theory import paths_figure, phase_figure, rate_figure, rate_plane_figure
 from optviz.lessons.theory import analyse_run, best_gd, best_momentum, local_quadratic, rate_plane
+from optviz.ui import present
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import read_config, write_config
 
 inside_navigation()
+present.start()
 
 K = "ql"
 DEFAULT = parse_config({"problem": {"surface": "quadratic", "options": {"eigenvalues": [1.0, 10.0], "angle": 30.0,
@@ -19,7 +21,7 @@ DEFAULT = parse_config({"problem": {"surface": "quadratic", "options": {"eigenva
 FIELDS = ("l1", "l2", "angle", "cx", "cy", "sx", "sy", "alpha", "beta", "steps")
 
 st.title("Quadratic Lab")
-st.markdown(
+present.intro(
     "On a quadratic ½(w − c)ᵀA(w − c), `torch.optim.SGD(lr=α, momentum=β)` acts on each eigen-direction of A separately, "
     "as a 2 × 2 linear map whose largest eigenvalue |σ| is the convergence rate. Pick α and β, and compare what the "
     "theory predicts with what **torch's own run** does.")
@@ -149,8 +151,9 @@ if trace.diverged_at is not None:
     st.warning(f"**{trace.message}.** α = {s['alpha']:.4g} is past the stability edge (2 + 2β)/λmax = "
                f"{(2 + 2 * s['beta']) / l2:.4g}.", icon="💥")
 
-st.plotly_chart(rate_plane_figure(rate_plane((l1, l2), s["alpha"], s["beta"])), key=f"{K}.plane", on_select=_picked,
-                selection_mode="points", width="stretch", theme=None)
+boxes = bool(warning) + bool(note) + (trace.diverged_at is not None)     # message boxes above the plot
+st.plotly_chart(present.fit(rate_plane_figure(rate_plane((l1, l2), s["alpha"], s["beta"])), above=150, notes=boxes), key=f"{K}.plane",
+                on_select=_picked, selection_mode="points", width="stretch", theme=None)
 st.caption("Click anywhere on the map to run that (α, β). Right of the red line the run diverges; along a dashed line one "
            "eigen-direction is critically damped (its two roots meet); above it that direction spirals at rate √β.")
 st.plotly_chart(rate_figure(qr), key=f"{K}.rate", width="stretch", theme=None)

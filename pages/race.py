@@ -7,6 +7,7 @@ from optviz.core.config import ConfigError, parse_config
 from optviz.core.specs import Param
 from optviz.lessons.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
 from optviz.ui import explorer_view as view
+from optviz.ui import present
 from optviz.ui.controls import entry_controls, problem_controls, seed_control, set_start, start_key, steps_control
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
@@ -14,6 +15,7 @@ from optviz.ui.urlstate import hidden_controls, read_config, write_config
 from optviz.ui.widgets import param_widget
 
 inside_navigation()
+present.start()
 
 KEY = "race"
 DEFAULT = parse_race({"base": {"problem": {"surface": "rosenbrock"}, "steps": 300},
@@ -24,7 +26,7 @@ LR = Param("lr", "float", 1e-3, "", 1e-6, 10.0, log=True)
 TOL = Param("tol", "float", DEFAULT_TOL, "A run has arrived once f − f* ≤ tol.", 1e-8, 1.0, log=True)
 
 st.title(":material/sports_score: Optimizer Race")
-st.markdown("Several **real `torch.optim`** optimizers start from the same point on the same surface — the same "
+present.intro("Several **real `torch.optim`** optimizers start from the same point on the same surface — the same "
             "optimizer may race twice with different settings. Hand-picked learning rates often decide such a race, "
             "so the page also tunes them with a protocol it states in full.")
 
@@ -57,7 +59,8 @@ except ConfigError as e:
 
 rkey = view.race_key(race)
 lesson = view.current_lesson(KEY, "race", rkey)
-view.presets_block("race", KEY, lesson)
+if not present.on():
+    view.presets_block("race", KEY, lesson)
 view.lesson_note(lesson)
 
 traces = view.race_traces(race)
@@ -77,7 +80,8 @@ def _clicked() -> None:
 
 
 clickable = "start" not in hidden
-st.plotly_chart(view.race_figure("contour", rkey, 25 if clickable else 0), key=f"{KEY}.contour", width="stretch", theme=None,
+boxes = sum(map(bool, [*notes, lesson])) + sum(p.trace.diverged_at is not None for p in paths)    # message boxes above the plot
+st.plotly_chart(present.fit(view.race_figure("contour", rkey, 25 if clickable else 0), notes=boxes), key=f"{KEY}.contour", width="stretch", theme=None,
                 on_select=_clicked if clickable else "ignore", selection_mode="points")
 st.caption(f"{surf.watch} ▶ Play animates all racers together" + (" · click the plot to start there." if clickable else "."))
 st.plotly_chart(view.race_figure("loss", rkey), key=f"{KEY}.loss", width="stretch", theme=None)

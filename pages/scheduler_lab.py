@@ -21,13 +21,15 @@ from optviz.lessons.schedlab import (
     setup_from_query,
     setup_to_query,
 )
+from optviz.ui import present
 from optviz.ui.routing import inside_navigation
 from optviz.ui.widgets import options_widgets, param_widget
 
 inside_navigation()
+present.start()
 
 st.title("Scheduler Lab")
-st.markdown(
+present.intro(
     "`scheduler.step()` changes the learning rate that the **next** `optimizer.step()` calls will use. The seed calls it "
     "once per epoch, in the outer loop, while `optimizer.step()` runs once per mini-batch. Here each curve is read from "
     "torch, in that loop: a point at step *t* is the lr that step *t* ran with.")
@@ -122,7 +124,7 @@ if st.query_params.get("lab", "") != query:
     else:
         del st.query_params["lab"]
 
-st.plotly_chart(schedule_figure([per_epoch, per_batch], log_y), width="stretch", key="lab.figure", theme=None)
+st.plotly_chart(present.fit(schedule_figure([per_epoch, per_batch], log_y), notes=bool(url_warning)), width="stretch", key="lab.figure", theme=None)
 k = min(epochs, 3)
 st.markdown(
     f"**Per epoch vs per batch.** After {k} epoch{'s' if k > 1 else ''} (optimizer step {k * spe}), group 0 runs at "

@@ -7,12 +7,14 @@ from optviz.core.specs import ConfigError
 from optviz.figures.nets import boundary_figure, landscape_figure, lr_figure, metrics_figure, norms_figure, runs_of
 from optviz.nets.model import default_net_config, parse_net_config
 from optviz.nets.netcode import generate_net_script, optimizer_text
+from optviz.ui import present
 from optviz.ui.explorer_view import md
 from optviz.ui.net_controls import compare_controls, net_controls
 from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, tab_from_query, write_state
 from optviz.ui.routing import inside_navigation
 
 inside_navigation()
+present.start()
 
 KEY = "nets"
 DEFAULT = default_net_config()
@@ -21,7 +23,7 @@ TABS = {"boundary": "Decision boundary", "metrics": "Loss & accuracy", "lr": "lr
 PLANE_LABELS = {"pca": "PCA of the weight path", "random": "random filter-normalised plane"}
 
 st.title("Small Nets")
-st.markdown(
+present.intro(
     "The seed's own example, made real: an MLP whose hidden layers are `model.base` and whose output layer is "
     "`model.classifier`, each in its **own parameter group** of a real `torch.optim` optimizer. Train it in the canonical "
     "loop (`zero_grad → forward → loss → backward → step`, once per mini-batch) and watch each group learn.")
@@ -50,7 +52,8 @@ if raw_b is not None:
         st.error(f"The second optimizer can't run — **{md(e.field or 'settings')}**: {md(e.message)}",
                  icon=":material/block:")
 
-st.code(optimizer_text(config) + ("" if other is None else "\n# compared with\n" + optimizer_text(other)), language="python")
+if not present.on():     # presentation: the boundary first; the Code tab holds the script
+    st.code(optimizer_text(config) + ("" if other is None else "\n# compared with\n" + optimizer_text(other)), language="python")
 trace = cached_train(config, "Training")
 traces = [trace] if other is None else [trace, cached_train(other, "Training the second optimizer")]
 names = [t.config.optimizer.name for t in traces]
@@ -76,7 +79,7 @@ for kind, box in zip(tab_names, tabs, strict=True):
         if kind == "boundary":
             cols = st.columns(len(runs))
             for col, r in zip(cols, runs, strict=True):
-                col.plotly_chart(boundary_figure(r.trace, height=620 if len(runs) == 1 else 520), width="stretch",
+                col.plotly_chart(present.fit(boundary_figure(r.trace, height=620 if len(runs) == 1 else 520), above=70, notes=len(notes)), width="stretch",
                                  key=f"{KEY}.boundary.{r.label}", theme=None)
                 if len(runs) > 1:
                     col.caption(f"**{r.label}**")

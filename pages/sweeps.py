@@ -12,11 +12,13 @@ from optviz.figures.theory import OBJECTIVES, basin_figure, percent, sweep_figur
 from optviz.lessons.basins import MAX_BASIN_SIDE, basin_maps
 from optviz.lessons.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, run_sweep, sweep_params
 from optviz.lessons.theory import best_momentum, local_quadratic, max_stable_lr
+from optviz.ui import present
 from optviz.ui.routing import inside_navigation
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
 
 inside_navigation()
+present.start()
 
 K = "sw"
 MODES = {"sweep": "hyperparameter sweep", "basins": "basins of attraction"}
@@ -32,7 +34,7 @@ VIEW = {"x": {"param": "lr", "low": 1e-3, "high": 0.05, "n": 64, "log": True}, "
         "compare_options": {"lr": 0.01, "momentum": 0.9}}
 
 st.title("Sweeps & Basins")
-st.markdown(
+present.intro(
     "One run shows one setting; a map shows thousands. Every cell below is a **real `torch.optim` run** — a sweep varies "
     "two hyperparameters from one start, a basin map varies the start point — computed together as one batch.")
 
@@ -193,7 +195,8 @@ if mode == "sweep":
         hb = best_momentum(*lam)
         marks = ((hb.alpha, hb.beta, f"theory: α*, β* for λ = {lam[0]:g}, {lam[1]:g} (rate {hb.rate:.3f})"),)
         curves = ((max_stable_lr(result.ys, lam[1]), result.ys, f"theory: stability edge (2 + 2β)/λmax, λmax = {lam[1]:g}"),)
-    event = st.plotly_chart(sweep_figure(result, objective, marks=marks, curves=curves), key=f"{K}.heat", on_select="rerun",
+    event = st.plotly_chart(present.fit(sweep_figure(result, objective, marks=marks, curves=curves), notes=sum(map(bool, notes))), key=f"{K}.heat",
+                            on_select="rerun",
                             selection_mode="points", width="stretch", theme=None)
     points = [p for p in (event.selection.points if event else []) if "customdata" in p]
     cell = tuple(points[-1]["customdata"][:2]) if points else result.best()
@@ -211,7 +214,7 @@ if mode == "sweep":
                 "theory's α*, β* (white ×). Switch the surface to Rosenbrock: the run starts far from the minimum, the "
                 "curvature along its path is not the local quadratic's, and the edge no longer follows 2 + 2β.")
 else:
-    st.plotly_chart(basin_figure(result, surface_of(config)), key=f"{K}.basins", width="stretch", theme=None)
+    st.plotly_chart(present.fit(basin_figure(result, surface_of(config)), notes=sum(map(bool, notes))), key=f"{K}.basins", width="stretch", theme=None)
     for r in result:
         st.caption(f"**{r.config.optimizer.name}** ({side} × {side} starts × {steps} steps, {r.seconds:.2f} s): "
                    + ", ".join(f"#{c} {percent(f)}" for c, _, f in r.shares()))

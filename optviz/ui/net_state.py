@@ -10,7 +10,7 @@ from optviz.core.specs import ConfigError
 from optviz.nets.landscape import Landscape, landscape
 from optviz.nets.model import VERSION, NetConfig, parse_net_config
 from optviz.nets.training import NetTrace, train
-from optviz.ui.urlstate import MAX_URL_TEXT, _diff, _merge, _named_blocks
+from optviz.ui.urlstate import MAX_URL_TEXT, diff, merge, named_blocks, sticky
 
 PLANES = ("pca", "random")
 
@@ -78,7 +78,7 @@ def _read(parse: Callable[[], Any], default: Any, what: str) -> tuple[Any, str |
 
 def _whole_blocks(value: dict, base: dict, out: dict) -> dict:
     """A dataset, optimizer or scheduler other than the default's is kept whole: the default's options don't apply to it."""
-    out = _named_blocks(value, base, out)
+    out = named_blocks(value, base, out)
     v, d = value.get("data"), base.get("data")
     if isinstance(v, dict) and isinstance(d, dict) and v.get("name", d.get("name")) != d.get("name"):
         out["data"] = v
@@ -93,14 +93,14 @@ def net_from_query(text: str | None, default: NetConfig) -> tuple[NetConfig, str
 
     def parse() -> NetConfig:
         extra = _loads(text)
-        return parse_net_config(_whole_blocks(extra, base, _merge(base, extra)))
+        return parse_net_config(_whole_blocks(extra, base, merge(base, extra)))
 
     return _read(parse, default, "settings")
 
 
 def net_to_query(config: NetConfig, default: NetConfig) -> str:
     value, base = config.to_dict(), default.to_dict()
-    return json.dumps(_whole_blocks(value, base, _diff(value, base)), separators=(",", ":"), sort_keys=True)
+    return json.dumps(_whole_blocks(value, base, diff(value, base)), separators=(",", ":"), sort_keys=True)
 
 
 def compare_config(config: NetConfig, choice: dict) -> NetConfig:
@@ -158,6 +158,7 @@ def write_state(config: NetConfig, default: NetConfig, other: NetConfig | None, 
         want["plane"] = plane
     if tab is not None:
         want["tab"] = tab
+    want = sticky(want)
     qp = st.query_params
     if {k: qp.get(k) for k in qp} != want:
         qp.from_dict(want)

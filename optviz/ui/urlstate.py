@@ -9,14 +9,15 @@ import streamlit as st
 from optviz.core.config import VERSION, Config, ConfigError, parse_config
 
 MAX_URL_TEXT = 8000
+PRESENT = "present"     # ?present=1: presentation mode, one switch for the whole session (see optviz/ui/present.py)
 
 
-def _diff(value: dict, default: dict) -> dict:
+def diff(value: dict, default: dict) -> dict:
     out = {}
     for k, v in value.items():
         d = default.get(k) if isinstance(default, dict) else None
         if isinstance(v, dict) and isinstance(d, dict):
-            sub = _diff(v, d)
+            sub = diff(v, d)
             if sub:
                 out[k] = sub
         elif v != d:
@@ -27,17 +28,17 @@ def _diff(value: dict, default: dict) -> dict:
     return out
 
 
-def _merge(base: dict, extra: dict) -> dict:
+def merge(base: dict, extra: dict) -> dict:
     out = dict(base)
     for k, v in extra.items():
         if v is None:
             out.pop(k, None)  # null: the field is switched off (or back to torch's default)
         else:
-            out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
-def _named_blocks(value: dict, default: dict, out: dict) -> dict:
+def named_blocks(value: dict, default: dict, out: dict) -> dict:
     """An optimizer or scheduler other than the default's is kept whole: the default's options don't apply to it."""
     for block in ("optimizer", "scheduler"):
         v, d = value.get(block), default.get(block)
@@ -53,7 +54,7 @@ def _named_blocks(value: dict, default: dict, out: dict) -> dict:
 def config_to_query(config: Config, default: Config) -> str:
     """Compact JSON of what differs from the page's default config."""
     value, base = config.to_dict(), default.to_dict()
-    return json.dumps(_named_blocks(value, base, _diff(value, base)), separators=(",", ":"), sort_keys=True)
+    return json.dumps(named_blocks(value, base, diff(value, base)), separators=(",", ":"), sort_keys=True)
 
 
 def config_from_query(text: str | None, default: Config) -> tuple[Config, str | None]:
@@ -68,7 +69,7 @@ def config_from_query(text: str | None, default: Config) -> tuple[Config, str | 
             raise ConfigError("", "expected an object")
         extra.pop("version", None)
         base = default.to_dict()
-        return parse_config(_named_blocks(extra, base, _merge(base, extra))), None
+        return parse_config(named_blocks(extra, base, merge(base, extra))), None
     except ConfigError as e:
         return default, f"The link's settings were not valid ({e}); showing the defaults instead."
     except (ValueError, TypeError, RecursionError, KeyError, AttributeError, OverflowError) as e:
@@ -80,6 +81,7 @@ def config_from_query(text: str | None, default: Config) -> tuple[Config, str | 
 #   "pages":  page -> {"query": the page's last URL query, "seen": the clock when it was written}
 #   "shared": part ("problem" / "optimizer") -> {"stamp": clock, "value": the part as JSON, "page": who chose it}
 #   "carry":  page -> the parts that page shares (declared by its read_config)
+#   "present": presentation mode is on (?present=1), kept across reruns and page switches
 SESSION = "_optviz.session"
 
 
@@ -111,7 +113,7 @@ def _from_memory(default: Config, key: str, carry: tuple[str, ...]) -> Config | 
     newer = {p: v["value"] for p, v in mem["shared"].items() if p in carry and v["stamp"] > seen}
     if saved is None:
         return _with_parts(default, newer) if newer else None
-    st.query_params.from_dict(saved["query"])
+    st.query_params.from_dict(sticky({k: v for k, v in saved["query"].items() if k != PRESENT}))
     config, warning = config_from_query(saved["query"].get(key), default)
     return _with_parts(config, newer)
 
@@ -124,7 +126,7 @@ def read_config(default: Config, key: str = "cfg", carry: tuple[str, ...] = ()) 
     this page shares with the others (write_config records them)."""
     _memory()["carry"][_page(default, key)] = tuple(carry)
     qp = st.query_params
-    if not len(qp):
+    if not any(k != PRESENT for k in qp):       # ?present=1 alone is the menu's page in presentation mode
         remembered = _from_memory(default, key, tuple(carry))
         if remembered is not None:
             return remembered, None
@@ -160,6 +162,7 @@ def write_config(config: Config, default: Config, key: str = "cfg", **extra: Any
     for k, v in extra.items():
         if v not in (None, "", [], ()):
             want[k] = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+    want = sticky(want)
     qp = st.query_params
     if {k: qp.get(k) for k in qp} != want:
         qp.from_dict(want)
@@ -173,3 +176,35 @@ def hidden_controls() -> set[str]:
     """Controls a lesson link hides: ?hide=optimizer,lr,steps (names of controls or hyperparameters)."""
     raw = st.query_params.get("hide", "") or ""
     return {h.strip() for h in raw[:500].split(",") if h.strip()}
+
+
+# -- presentation mode: a switch of the session, not of one page --------------------------------------------------
+
+def read_present() -> bool:
+    """Once per run, before anything writes the URL: ?present=1 (or true) turns presentation mode on, a query without it
+    turns it off, and a page opened without any query (from the menu) keeps the session's mode and says so in the URL."""
+    mem, qp = _memory(), st.query_params
+    if len(qp):
+        mem[PRESENT] = qp.get(PRESENT, "").lower() in ("1", "true")
+    elif mem.get(PRESENT):
+        qp[PRESENT] = "1"
+    return bool(mem.get(PRESENT))
+
+
+def presenting() -> bool:
+    """Presentation mode is on (as read_present found it at the start of this run, or as the toggle set it)."""
+    return bool(_memory().get(PRESENT))
+
+
+def set_present(on: bool) -> None:
+    """Switch presentation mode (the sidebar toggle, the exit button): the session and the URL."""
+    _memory()[PRESENT] = bool(on)
+    if on:
+        st.query_params[PRESENT] = "1"
+    elif PRESENT in st.query_params:
+        del st.query_params[PRESENT]
+
+
+def sticky(want: dict) -> dict:
+    """A URL a page is about to write, with the session's switches kept in it (?present=1)."""
+    return {**want, PRESENT: "1"} if presenting() else want

@@ -1,0 +1,119 @@
+"""Presentation mode in a real browser at a projector's 1280 × 720: no sidebar, and each page's main figure with its
+Play controls fits the screen without scrolling. Screenshots of what the class sees go to the ``shots`` folder."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import app_pages
+
+SCREEN = {"width": 1280, "height": 720}
+
+# the main figure of each page: the element key of its st.plotly_chart (Streamlit's class st-key-<key, dots as ->)
+MAIN_FIGURE = {"": "home-contour", "explorer": "ex-contour", "race": "race-contour", "inside_step": "inside-contour",
+               "scheduler_lab": "lab-figure", "pitfalls": "pitfalls-figure", "small_nets": "nets-boundary",
+               "quadratic_lab": "ql-plane", "sweeps": "sw-heat"}
+
+# links that compose ?present=1 with presets (a lesson's note and a divergence warning above the figure), ?hide= and
+# other view options
+LINKS = [(path, "") for _, path in app_pages()] + [
+    ("explorer", "&preset=lr_too_large"),
+    ("explorer", "&preset=per_group_lrs&hide=optimizer,lr"),
+    ("race", "&preset=noisy_gradients"),
+    ("pitfalls", "&pitfall=backward"),
+    ("sweeps", "&map=basins"),
+]
+
+IDLE_JS = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && !document.querySelector("[data-testid='stStatusWidget']")
+    && !document.querySelector("[data-testid='stSkeleton']");
+}"""
+
+# Where the main figure lies, in the coordinates of the page's scrolled content (Streamlit scrolls stMain, the document
+# itself should not scroll): its box united with its Play buttons, step slider and legend.
+LAYOUT_JS = """(key) => {
+  const gd = document.querySelector(`[class*="st-key-${key}"] .js-plotly-plot`);
+  if (!gd) return null;
+  const main = document.querySelector('[data-testid="stMain"]');
+  const offset = main.scrollTop - main.getBoundingClientRect().top;
+  const boxes = [gd, ...gd.querySelectorAll('.updatemenu-container, .slider-container, .legend')].map(e => e.getBoundingClientRect())
+    .filter(b => b.height > 0);
+  const sidebar = document.querySelector('[data-testid="stSidebar"]');
+  const exit = Array.from(document.querySelectorAll('.st-key-present-exit button')).map(e => e.getBoundingClientRect())
+    .some(r => r.width > 0 && r.top >= 0 && r.bottom <= innerHeight);
+  return {top: Math.min(...boxes.map(b => b.top)) + offset, bottom: Math.max(...boxes.map(b => b.bottom)) + offset,
+          left: Math.min(...boxes.map(b => b.left)), right: Math.max(...boxes.map(b => b.right)),
+          height: gd.getBoundingClientRect().height, room: main.clientHeight,
+          play: gd.querySelectorAll('.updatemenu-container').length > 0,
+          documentScroll: document.scrollingElement.scrollHeight, viewport: [innerWidth, innerHeight],
+          sidebar: !!sidebar && sidebar.getBoundingClientRect().width > 0,
+          exit};
+}"""
+
+
+def settle(page, timeout: float = 90.0) -> None:
+    """The script run is done and stays done for a moment (a URL written by the page may cause one more run)."""
+    page.wait_for_selector("[data-testid='stApp']")
+    deadline, stable = time.monotonic() + timeout, 0
+    while stable < 3:
+        stable = stable + 1 if page.evaluate(IDLE_JS) else 0
+        assert time.monotonic() < deadline, f"the app did not finish running within {timeout:.0f} s"
+        page.wait_for_timeout(150)
+
+
+@pytest.fixture(scope="module")
+def screen(browser, server):
+    """A tab the size of a projector's picture."""
+    ctx = browser.new_context(viewport=SCREEN)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    ctx.close()
+
+
+def open_link(page, server: str, link: str) -> None:
+    page.goto(f"{server}/{link}")
+    settle(page)
+    boxes = page.locator("[data-testid='stException']")
+    assert not boxes.count(), f"{link}: {boxes.first.inner_text()[:1000]}"
+
+
+@pytest.mark.parametrize("path,extra", LINKS, ids=[f"{p or 'home'}{e}" for p, e in LINKS])
+def test_the_main_figure_fits_a_projector_without_scrolling(screen, server, shots, path, extra):
+    link = f"{path}?present=1{extra}"
+    open_link(screen, server, link)
+    key = MAIN_FIGURE[path] if "map=basins" not in extra else "sw-basins"
+    screen.wait_for_selector(f'[class*="st-key-{key}"] .js-plotly-plot .main-svg')
+    screen.wait_for_timeout(300)        # Plotly's first layout pass
+    box = screen.evaluate(LAYOUT_JS, key)
+    name = "present-" + (path or "home") + extra.replace("&", "-").replace("=", "-").replace(",", "-")
+    screen.screenshot(path=str(shots / f"{name}.png"))
+    assert box is not None, f"{link}: no main figure ({key})"
+    assert box["viewport"] == [1280, 720]
+    assert not box["sidebar"], f"{link}: the sidebar is showing"
+    assert box["exit"], f"{link}: no visible Exit presentation button"
+    assert box["documentScroll"] <= 720, f"{link}: the document scrolls ({box['documentScroll']} px)"
+    assert box["height"] >= 300, f"{link}: the figure shrank to {box['height']:.0f} px"
+    assert 0 <= box["top"] and box["bottom"] <= box["room"] == 720, \
+        f"{link}: the figure spans {box['top']:.0f}–{box['bottom']:.0f} px of the scrolled page; the screen shows 720"
+    assert 0 <= box["left"] and box["right"] <= 1280, f"{link}: the figure spans {box['left']:.0f}–{box['right']:.0f} px across"
+    if path in ("", "explorer", "race", "small_nets"):
+        assert box["play"], f"{link}: the animated figure lost its Play controls"
+
+
+def test_the_sidebar_toggle_turns_it_on_and_exit_turns_it_off(screen, server, shots):
+    open_link(screen, server, "explorer?v=1&hide=steps")
+    assert "present" not in screen.url
+    screen.locator("[data-testid='stSidebar'] [data-testid='stWidgetLabel']", has_text="Presentation mode").click()
+    settle(screen)
+    assert "present=1" in screen.url and "hide=steps" in screen.url, screen.url
+    assert not screen.evaluate(LAYOUT_JS, "ex-contour")["sidebar"]
+    screen.locator(".st-key-present-exit button:visible").click()
+    settle(screen)
+    assert "present" not in screen.url and "hide=steps" in screen.url, screen.url
+    box = screen.evaluate(LAYOUT_JS, "ex-contour")
+    assert box["sidebar"] and not box["exit"]
