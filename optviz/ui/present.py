@@ -2,6 +2,7 @@
 page's main figure sized so the title, the figure and its Play controls fit a 1280 × 720 screen without scrolling."""
 from __future__ import annotations
 
+import math
 import re
 
 import streamlit as st
@@ -81,10 +82,17 @@ def fit(fig, above: int = 0, notes: int = 0):
     height = max(MIN_HEIGHT, SCREEN_HEIGHT - TITLE - above - NOTE * notes)
     margin = dict(layout.get("margin") or {})
     old_plot = (layout.get("height") or 450) - margin.get("t", 100) - margin.get("b", 80)
-    # the Play controls or a legend below in larger type; above, room for the larger title and a row of legend
-    titled = bool((layout.get("title") or {}).get("text"))
-    margin.update(b=round(margin.get("b", 80) * scale), t=max(margin.get("t", 100), 76 if titled else 0))
-    layout.update(height=height, margin=margin, font={**(layout.get("font") or {}), "size": FONT_SIZE})
+    title = dict(layout.get("title") or {})
+    title_size = 1.2 * FONT_SIZE                            # plotly draws a title at 1.2× the font size
+    if title.get("text"):                                   # and never wraps it: a long one gets the size that fits
+        title_size = min(title_size, max(12, int(WIDTH / _width(title["text"], 1))))
+        title["font"] = {**(title.get("font") or {}), "size": title_size}
+        top = _top_margin(spec, layout, _width(title["text"], title_size))
+        margin["t"] = top if top is not None else max(margin.get("t", 100), 76)
+        if margin["t"] > 76:            # rows of legend under the title: the title at the top, not mid-margin
+            title.update(yref="container", y=1, yanchor="top", pad={"t": 10})
+    margin["b"] = round(margin.get("b", 80) * scale)        # the Play controls, or a legend below, in larger type
+    layout.update(height=height, margin=margin, title=title, font={**(layout.get("font") or {}), "size": FONT_SIZE})
     legend = layout.get("legend") or {}
     if (legend.get("y") or 0) < 0:      # a legend below the plot: the same gap in pixels, grown with the type
         plot = height - margin.get("t", 100) - margin["b"]
@@ -92,12 +100,24 @@ def fit(fig, above: int = 0, notes: int = 0):
     for name, axis in layout.items():
         if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict) and "tickfont" in axis:
             layout[name] = {**axis, "tickfont": {**axis["tickfont"], "size": FONT_SIZE - 2}}
-    title = layout.get("title")
-    if isinstance(title, dict) and title.get("text"):      # plotly never wraps a title (drawn at 1.2× the font size)
-        fits = int(WIDTH / (0.55 * len(re.sub(r"<[^>]+>", "", title["text"]))))    # ~0.55 em a character
-        if fits < 1.2 * FONT_SIZE:
-            layout["title"] = {**title, "font": {**(title.get("font") or {}), "size": max(12, fits)}}
     if layout.get("annotations"):       # subplot titles carry their own size
         layout["annotations"] = [{**a, "font": {**a["font"], "size": round(a["font"]["size"] * scale)}} if (a.get("font") or {}).get("size")
                                  else a for a in layout["annotations"]]
     return FrozenFigure({**spec, "layout": layout})
+
+
+def _width(text: str, size: float) -> float:
+    """About how wide plotly draws ``text`` at ``size`` px (0.55 em a character, HTML tags aside)."""
+    return 0.55 * size * len(re.sub(r"<[^>]+>", "", text))
+
+
+def _top_margin(spec: dict, layout: dict, title_width: float) -> int | None:
+    """Room above the plot for the title and a legend over the plot: one row beside the title when both fit across the
+    screen, else the title's row and the legend's rows under it. None: no legend over the plot."""
+    legend = layout.get("legend") or {}
+    names = [t["name"] for t in spec.get("data", ()) if t.get("name") and t.get("showlegend", True)]
+    if (legend.get("y") or 0) < 1 or layout.get("showlegend") is False or not names:
+        return None
+    entries = sum(_width(n, FONT_SIZE) + 50 for n in names)     # each entry: its symbol, its name, a gap
+    rows = math.ceil(entries / WIDTH)
+    return 76 if rows == 1 and title_width + entries <= WIDTH else 48 + 30 * rows

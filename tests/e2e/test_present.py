@@ -15,13 +15,14 @@ MAIN_FIGURE = {"": "home-contour", "explorer": "ex-contour", "race": "race-conto
                "scheduler_lab": "lab-figure", "pitfalls": "pitfalls-figure", "small_nets": "nets-boundary",
                "quadratic_lab": "ql-plane", "sweeps": "sw-heat"}
 
-# links that compose ?present=1 with presets (a lesson's note and a divergence warning above the figure), ?hide= and
-# other view options
+# every page, and links that compose ?present=1 with presets (a lesson's note, a divergence warning above the figure),
+# ?hide= and other view options: the README's examples and a lesson whose note takes two lines
 LINKS = [(path, "") for _, path in app_pages()] + [
-    ("explorer", "&preset=lr_too_large"),
+    ("explorer", "&preset=momentum_overshoot"),
+    ("explorer", "&preset=lr_too_large&hide=lr"),
     ("explorer", "&preset=per_group_lrs&hide=optimizer,lr"),
-    ("race", "&preset=noisy_gradients"),
-    ("pitfalls", "&pitfall=backward"),
+    ("race", "&preset=nesterov_vs_classical"),
+    ("pitfalls", "&pitfall=adamw"),
     ("sweeps", "&map=basins"),
 ]
 
@@ -109,10 +110,12 @@ def test_the_sidebar_toggle_turns_it_on_and_exit_turns_it_off(screen, server, sh
     open_link(screen, server, "explorer?v=1&hide=steps")
     assert "present" not in screen.url
     screen.locator("[data-testid='stSidebar'] [data-testid='stWidgetLabel']", has_text="Presentation mode").click()
+    screen.wait_for_function("() => location.search.includes('present=1')")     # the rerun has begun
     settle(screen)
     assert "present=1" in screen.url and "hide=steps" in screen.url, screen.url
     assert not screen.evaluate(LAYOUT_JS, "ex-contour")["sidebar"]
     screen.locator(".st-key-present-exit button:visible").click()
+    screen.wait_for_function("() => !location.search.includes('present')")
     settle(screen)
     assert "present" not in screen.url and "hide=steps" in screen.url, screen.url
     box = screen.evaluate(LAYOUT_JS, "ex-contour")
