@@ -92,15 +92,26 @@ def test_state_figure_draws_a_scalar_once_and_titles_its_axis():
 # -- log axes: decades, or full values; never plotly's bare "2" and "5" for 0.2 and 0.5 ---------------------------
 
 def labelled(axis: dict) -> bool:
-    return isinstance(axis.get("dtick"), int) or bool(axis.get("tickformat"))
+    return isinstance(axis.get("dtick"), int) or bool(axis.get("tickformat")) or bool(axis.get("tickvals"))
 
 
 def test_log_ticks_are_decades_over_a_wide_range_and_full_values_over_a_short_one():
-    assert log_ticks([0.2, 9]) == {"tickformat": "~g"}
+    short = log_ticks([0.2, 9])
+    assert short["tickvals"] == [0.2, 0.5, 1, 2, 5] and short["ticktext"] == ["0.2", "0.5", "1", "2", "5"]
     assert log_ticks([0.08, 40])["dtick"] == 1
     assert log_ticks([np.array([1e-7, 1.0]), np.array([10.0, np.nan, -1.0])]) == {"dtick": 1, "exponentformat": "power"}
     assert log_ticks([1e-300, 1e300])["dtick"] == 75                   # at most ~8 labels, no overflow
     assert log_ticks([]) == {"tickformat": "~g"}
+
+
+@pytest.mark.parametrize("lo, hi", [(0.14, 10), (0.005, 0.009), (2, 90), (0.3, 0.5), (1.5, 95), (7e-4, 0.05)])
+def test_short_log_axes_get_a_few_round_values_each_in_full(lo, hi):
+    """Under two decades: 3–8 labels, all inside the data's range (5 % slack), each the full number (no bare
+    minor digits, no crowded 2 3 4 … 9 run)."""
+    ticks = log_ticks(np.geomspace(lo, hi, 50))
+    vals, text = ticks["tickvals"], ticks["ticktext"]
+    assert 3 <= len(vals) <= 8 and all(lo / 1.05 <= v <= hi * 1.05 for v in vals)
+    assert [float(t) for t in text] == vals
 
 
 @pytest.mark.parametrize("steps, surface", [(3, "rosenbrock"), (300, "quadratic")])

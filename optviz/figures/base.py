@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 FONT = dict(size=16)
 
 
-def _layout(fig: go.Figure, title: str, height: int = 520, **kw) -> go.Figure:
+def app_layout(fig: go.Figure, title: str, height: int = 520, **kw) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0.01), font=FONT, height=height, margin=dict(l=60, r=20, t=60, b=50),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0), template="plotly_white", **kw)
     # tick labels set on every axis, not only through layout.font: Streamlit's chart theme resets them to 12 px
@@ -29,7 +29,19 @@ def log_ticks(values) -> dict:
     span = math.log10(v.max()) - math.log10(v.min()) if v.size else 0.0
     if span >= 2:
         return dict(dtick=max(1, math.ceil(span / 8)), exponentformat="power")
-    return dict(tickformat="~g")
+    if not v.size:
+        return dict(tickformat="~g")
+    # under two decades: a few round values (1-2-5, finer when the span is short), each labelled in full
+    lo, hi = v.min(), v.max()
+    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [float(f"{m * 10.0 ** e:.6g}") for e in decades for m in mantissas]
+        ticks = [t for t in ticks if lo / 1.05 <= t <= hi * 1.05]
+        if len(ticks) >= 3:
+            break
+    if len(ticks) < 2:
+        return dict(tickformat="~g", nticks=4)
+    return dict(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
 
 
 def label_log_axes(fig: go.Figure) -> go.Figure:
@@ -42,7 +54,7 @@ def label_log_axes(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _f32(a) -> np.ndarray:
+def f32(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float32)
 
 
