@@ -6,7 +6,7 @@ import math
 from .config import Config, parse_config
 from .engine import starts_of, surface_of
 
-_PRELUDE = '''import json
+PRELUDE = '''import json
 import math
 
 import torch
@@ -55,33 +55,33 @@ trace = {"positions": [point()], "losses": [], "grads": [], "lrs": [], "momentum
 '''
 
 
-def _lit(v) -> str:
+def literal(v) -> str:
     if isinstance(v, float):
         return repr(v) if math.isfinite(v) else f"float('{v}')"
     if isinstance(v, (list, tuple)):
-        inner = ", ".join(_lit(x) for x in v)
+        inner = ", ".join(literal(x) for x in v)
         return f"({inner})" if isinstance(v, tuple) else f"[{inner}]"
     return repr(v)
 
 
-def _pairs(name: str, v):
+def tuple_pairs(name: str, v):
     return tuple(v) if isinstance(v, list) and name in ("betas", "etas", "step_sizes", "eps") else v
 
 
-def _kwargs(options: dict, defaults: dict | None = None, skip: tuple = ()) -> str:
+def kwargs_code(options: dict, defaults: dict | None = None, skip: tuple = ()) -> str:
     parts = []
     for k, v in options.items():
         if k in skip or (defaults is not None and k in defaults and defaults[k] == v):
             continue
-        parts.append(f"{k}={_lit(_pairs(k, v))}")
+        parts.append(f"{k}={literal(tuple_pairs(k, v))}")
     return ", ".join(parts)
 
 
-def _scheduler_expr(name: str, options: dict, indent: str = "") -> str:
+def scheduler_expr(name: str, options: dict, indent: str = "") -> str:
     if name in ("SequentialLR", "ChainedScheduler"):
-        kids = ",\n".join(indent + "    " + _scheduler_expr(c["name"], c["options"], indent + "    ") for c in options["schedulers"])
+        kids = ",\n".join(indent + "    " + scheduler_expr(c["name"], c["options"], indent + "    ") for c in options["schedulers"])
         if name == "SequentialLR":
-            return f"lr_scheduler.SequentialLR(optimizer, [\n{kids},\n{indent}], milestones={_lit(list(options['milestones']))})"
+            return f"lr_scheduler.SequentialLR(optimizer, [\n{kids},\n{indent}], milestones={literal(list(options['milestones']))})"
         return f"lr_scheduler.ChainedScheduler([\n{kids},\n{indent}], optimizer=optimizer)"
     opts = dict(options)
     lam = opts.pop("lr_lambda", None)
@@ -91,7 +91,7 @@ def _scheduler_expr(name: str, options: dict, indent: str = "") -> str:
             args.append("lr_lambda=[" + ", ".join(f"lambda epoch: float({t})" for t in lam) + "]")
         else:
             args.append(f"lr_lambda=lambda epoch: float({lam})")
-    kw = _kwargs(opts)
+    kw = kwargs_code(opts)
     if kw:
         args.append(kw)
     return f"lr_scheduler.{name}({', '.join(args)})"
@@ -124,39 +124,40 @@ def generate_script(config: Config | dict) -> str:
     torch_defaults = {p.name: p.default for p in spec.params}
     out = [f'"""Reproduces an optviz run: torch.optim.{spec.name} on {surface.label}, {config.steps} steps.\n\n'
            f'Run: python this_file.py   (prints the trace as JSON)\nConfig: {config.to_json()}\n\n'
-           f'{_exactness(spec.name)}\n"""', _PRELUDE]
+           f'{_exactness(spec.name)}\n"""', PRELUDE]
     out.append(f"\ndef f(x, y):\n    return {surface.expression}\n")
     if grouped:
         shape = "[[{}]]" if matrix else "[{}]"
         out.append(f"# two parameters, one per parameter group (the seed's per-group options)\n"
-                   f"x = torch.tensor({shape.format(_lit(x0))}, dtype=torch.float64, requires_grad=True)\n"
-                   f"y = torch.tensor({shape.format(_lit(y0))}, dtype=torch.float64, requires_grad=True)\n"
+                   f"x = torch.tensor({shape.format(literal(x0))}, dtype=torch.float64, requires_grad=True)\n"
+                   f"y = torch.tensor({shape.format(literal(y0))}, dtype=torch.float64, requires_grad=True)\n"
                    "params = [x, y]\n\n\ndef point():\n    return [x.item(), y.item()]\n\n\ndef loss_of(x, y):\n    return f(x, y).sum()\n")
         groups = []
         for g in ("x", "y"):
-            items = "".join(f', "{k}": {_lit(_pairs(k, v))}' for k, v in config.optimizer.groups.get(g, {}).items())
+            items = "".join(f', "{k}": {literal(tuple_pairs(k, v))}' for k, v in config.optimizer.groups.get(g, {}).items())
             groups.append(f'    {{"params": [{g}]{items}}},')
         opt_args = "[\n" + "\n".join(groups) + "\n]"
         getxy = "x, y"
     else:
-        init = f"[[{_lit(x0)}, {_lit(y0)}]]" if matrix else f"[{_lit(x0)}, {_lit(y0)}]"
+        init = f"[[{literal(x0)}, {literal(y0)}]]" if matrix else f"[{literal(x0)}, {literal(y0)}]"
         out.append(f"xy = torch.tensor({init}, dtype=torch.float64, requires_grad=True)"
                    + ("  # Muon only takes 2-D parameters" if matrix else "") +
                    "\nparams = [xy]\n\n\ndef point():\n    return xy.detach().reshape(-1).tolist()\n\n\n"
                    "def loss_of(xy):\n    x, y = xy.reshape(-1)\n    return f(x, y)\n")
         opt_args = "[xy]"
         getxy = "xy"
-    kw = _kwargs(config.optimizer.options, torch_defaults)
+    kw = kwargs_code(config.optimizer.options, torch_defaults)
     out.append(f"\noptimizer = torch.optim.{spec.name}({opt_args}{', ' + kw if kw else ''})")
     sch = config.scheduler
     if sch is not None:
         out.insert(1, "")
         out.append("from torch.optim import lr_scheduler  # noqa: E402\n")
-        out.append(f"scheduler = {_scheduler_expr(sch.name, sch.options)}")
+        out.append(f"scheduler = {scheduler_expr(sch.name, sch.options)}")
     sigma = config.problem.noise
     if sigma > 0:
         out.append(f"\n# mini-batch noise: the loss gains x·ξ₁ + y·ξ₂, ξ ~ N(0, σ²) drawn anew each step\n"
-                   f"noise = {_lit(sigma)} * torch.randn(({config.steps}, 1, 2), generator=torch.Generator().manual_seed({config.seed}), dtype=torch.float64)"
+                   f"noise = {literal(sigma)} * torch.randn(({config.steps}, 1, 2), "
+                   f"generator=torch.Generator().manual_seed({config.seed}), dtype=torch.float64)"
                    ".reshape(-1, 2)")
     out.append(_RECORDING)
     noise_term = " + (torch.cat([p.reshape(-1) for p in params]) * noise[step]).sum()" if sigma > 0 else ""

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from .build import make_optimizer
 from .optimizers import OptimizerSpec, get_optimizer
 from .schedulers import MAX_CHILDREN, SchedulerSpec, build_scheduler, get_scheduler
 from .specs import ConfigError, Param, coerce, json_data, shown
@@ -69,18 +70,18 @@ class Config:
         else:
             prob["surface"] = p.surface
             if p.options:
-                prob["options"] = _plain(p.options)
+                prob["options"] = plain_data(p.options)
         if p.starts is not None:
             prob["starts"] = [list(s) for s in p.starts]
         elif p.start is not None:
             prob["start"] = list(p.start)
-        opt: dict[str, Any] = {"name": self.optimizer.name, "options": _plain(self.optimizer.options)}
+        opt: dict[str, Any] = {"name": self.optimizer.name, "options": plain_data(self.optimizer.options)}
         if self.optimizer.groups is not None:
-            opt["groups"] = _plain(self.optimizer.groups)
+            opt["groups"] = plain_data(self.optimizer.groups)
         sch = None
         if self.scheduler is not None:
             s = self.scheduler
-            sch = {"name": s.name, "options": _plain(s.options), "interval": s.interval, "steps_per_epoch": s.steps_per_epoch}
+            sch = {"name": s.name, "options": plain_data(s.options), "interval": s.interval, "steps_per_epoch": s.steps_per_epoch}
         return {"version": self.version, "problem": prob, "optimizer": opt, "scheduler": sch,
                 "steps": self.steps, "seed": self.seed}
 
@@ -123,17 +124,17 @@ class Config:
         return replace(self, **changes)
 
 
-def _plain(v: Any) -> Any:
+def plain_data(v: Any) -> Any:
     if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: plain_data(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [plain_data(x) for x in v]
     return v
 
 
 # -- parsing and validation ----------------------------------------------------------------------
 
-def _expect_dict(v: Any, fld: str, keys: tuple[str, ...]) -> dict:
+def expect_dict(v: Any, fld: str, keys: tuple[str, ...]) -> dict:
     if v is None:
         return {}
     if not isinstance(v, dict):
@@ -144,7 +145,7 @@ def _expect_dict(v: Any, fld: str, keys: tuple[str, ...]) -> dict:
     return v
 
 
-def _int(v: Any, fld: str, lo: int, hi: int) -> int:
+def bounded_int(v: Any, fld: str, lo: int, hi: int) -> int:
     x = coerce(Param(fld, "int", 0, ""), v, fld)
     if not lo <= x <= hi:
         raise ConfigError(fld, f"must be between {lo} and {hi}, got {x}")
@@ -158,7 +159,7 @@ def _point(v: Any, fld: str) -> tuple[float, float]:
     return x
 
 
-def _options(params: tuple[Param, ...], given: Any, fld: str, owner: str, fill: bool) -> dict:
+def parse_options(params: tuple[Param, ...], given: Any, fld: str, owner: str, fill: bool) -> dict:
     given = {} if given is None else given
     if not isinstance(given, dict):
         raise ConfigError(fld, f"expected an object of hyperparameters, got {type(given).__name__}")
@@ -178,12 +179,12 @@ def _schedulers(v: Any, fld: str) -> list[dict]:
         raise ConfigError(fld, f"expected a list of 1 to {MAX_CHILDREN} schedulers")
     out = []
     for i, c in enumerate(v):
-        c = _expect_dict(c, f"{fld}[{i}]", ("name", "options"))
+        c = expect_dict(c, f"{fld}[{i}]", ("name", "options"))
         spec = get_scheduler(str(c.get("name", "")))
         if spec.composite or spec.needs_metric:
             raise ConfigError(f"{fld}[{i}].name", f"{spec.name} cannot be inside a composition"
                               + (" (it needs the loss in step(metrics))" if spec.needs_metric else ""))
-        out.append({"name": spec.name, "options": _options(spec.params, c.get("options"), f"{fld}[{i}].options", spec.name, True)})
+        out.append({"name": spec.name, "options": parse_options(spec.params, c.get("options"), f"{fld}[{i}].options", spec.name, True)})
     return out
 
 
@@ -191,36 +192,36 @@ def parse_config(data: Any) -> Config:
     """Validate JSON data into a complete Config; every error names its field."""
     if isinstance(data, Config):
         data = data.to_dict()
-    top = _expect_dict(data, "", ("version", "problem", "optimizer", "scheduler", "steps", "seed"))
+    top = expect_dict(data, "", ("version", "problem", "optimizer", "scheduler", "steps", "seed"))
     version = top.get("version", VERSION)
     if version != VERSION:
         raise ConfigError("version", f"unsupported version {version!r}; this optviz reads version {VERSION}")
-    problem = _parse_problem(_expect_dict(top.get("problem"), "problem",
+    problem = _parse_problem(expect_dict(top.get("problem"), "problem",
                                           ("surface", "start", "starts", "noise", "expression", "domain", "options")))
-    steps = _int(top.get("steps", 200), "steps", 1, MAX_STEPS)
-    seed = _int(top.get("seed", 0), "seed", 0, 2**31 - 1)
+    steps = bounded_int(top.get("steps", 200), "steps", 1, MAX_STEPS)
+    seed = bounded_int(top.get("seed", 0), "seed", 0, 2**31 - 1)
     if problem.starts is not None and len(problem.starts) * steps > MAX_WORK:
         raise ConfigError("problem.starts", f"{len(problem.starts)} starts × {steps} steps is more than the cap of {MAX_WORK:,}")
 
-    o = _expect_dict(top.get("optimizer"), "optimizer", ("name", "options", "groups"))
+    o = expect_dict(top.get("optimizer"), "optimizer", ("name", "options", "groups"))
     spec = get_optimizer(str(o.get("name", "SGD")))
-    options = _options(spec.params, o.get("options"), "optimizer.options", spec.name, True)
+    options = parse_options(spec.params, o.get("options"), "optimizer.options", spec.name, True)
     groups = None
     if o.get("groups") is not None:
-        g = _expect_dict(o["groups"], "optimizer.groups", GROUP_NAMES)
-        groups = {name: _options(spec.params, g.get(name), f"optimizer.groups.{name}", spec.name, False) for name in GROUP_NAMES}
+        g = expect_dict(o["groups"], "optimizer.groups", GROUP_NAMES)
+        groups = {name: parse_options(spec.params, g.get(name), f"optimizer.groups.{name}", spec.name, False) for name in GROUP_NAMES}
         if not spec.groups_ok:
             raise ConfigError("optimizer.groups", "LBFGS doesn't support per-parameter options (parameter groups)")
 
     scheduler = None
     if top.get("scheduler") is not None:
-        s = _expect_dict(top["scheduler"], "scheduler", ("name", "options", "interval", "steps_per_epoch"))
+        s = expect_dict(top["scheduler"], "scheduler", ("name", "options", "interval", "steps_per_epoch"))
         sspec = get_scheduler(str(s.get("name", "")))
         interval = s.get("interval", "epoch")
         if interval not in ("epoch", "step"):
             raise ConfigError("scheduler.interval", f"expected 'epoch' or 'step', got {interval!r}")
-        spe = _int(s.get("steps_per_epoch", 10), "scheduler.steps_per_epoch", 1, MAX_STEPS_PER_EPOCH)
-        sopts = _options(sspec.params, s.get("options"), "scheduler.options", sspec.name, True)
+        spe = bounded_int(s.get("steps_per_epoch", 10), "scheduler.steps_per_epoch", 1, MAX_STEPS_PER_EPOCH)
+        sopts = parse_options(sspec.params, s.get("options"), "scheduler.options", sspec.name, True)
         if sspec.name == "OneCycleLR" and sopts.get("total_steps") is None:
             sopts["total_steps"] = steps if interval == "step" else -(-steps // spe)
         scheduler = SchedulerChoice(sspec.name, sopts, interval, spe)
@@ -265,7 +266,7 @@ def _parse_problem(p: dict) -> Problem:
         if p.get("options"):
             if surface != "quadratic":
                 raise ConfigError("problem.options", f"surface {surface!r} takes no options")
-            options = _expect_dict(p["options"], "problem.options", ("eigenvalues", "angle", "center"))
+            options = expect_dict(p["options"], "problem.options", ("eigenvalues", "angle", "center"))
             options = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in options.items()}
             try:
                 get_surface(surface, **options)
@@ -297,12 +298,10 @@ def _group_field(config: Config, name: str, gi: int) -> str:
 
 
 def _dry_run(config: Config) -> None:
-    from .engine import make_optimizer
-
     try:
         params, opt = make_optimizer(config, torch.zeros(1, 2, dtype=torch.float64))
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError) as e:
-        raise ConfigError("optimizer", _one_line(e)) from None
+        raise ConfigError("optimizer", one_line(e)) from None
     if config.scheduler is None:
         return
     try:
@@ -312,10 +311,10 @@ def _dry_run(config: Config) -> None:
     except ConfigError:
         raise
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
-        raise ConfigError("scheduler.options", _one_line(e)) from None
+        raise ConfigError("scheduler.options", one_line(e)) from None
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return text[:300]
 

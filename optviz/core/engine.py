@@ -11,12 +11,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from .build import DTYPE, make_optimizer, scheduler_stepper
 from .config import Config, ConfigError, parse_config
 from .optimizers import momentum_of
-from .schedulers import build_scheduler
 from .trace import Trace
 
-DTYPE = torch.float64
 FAR = 1e4           # a point this many domain-widths from the domain's centre has diverged
 NON_ELEMENTWISE_MAX_STARTS = 64
 # Closure work in one run, in evaluations weighted by LBFGS's stored history (its two-loop recursion costs
@@ -53,33 +52,6 @@ def starts_of(config: Config) -> np.ndarray:
     return np.asarray([p.start if p.start is not None else surface_of(config).start], dtype=np.float64)
 
 
-# -- torch objects -------------------------------------------------------------------------------
-
-def make_params(config: Config, starts: torch.Tensor, batched: bool = False) -> list[torch.Tensor]:
-    """Leaf tensors for K starts: one `xy` (2,)/(K, 2), or `x` and `y` for two groups; Muon gets 2-D shapes."""
-    spec = config.optimizer_spec
-    k = starts.shape[0]
-    matrix = spec.point_shape == "matrix"
-    if config.optimizer.groups is None:
-        xy = starts.clone() if (batched or matrix) else starts[0].clone()
-        return [xy.requires_grad_(True)]
-    cols = [starts[:, i].clone() for i in range(2)]
-    if matrix:
-        cols = [c.reshape(k, 1) for c in cols]
-    return [c.requires_grad_(True) for c in cols]
-
-
-def make_optimizer(config: Config, starts: torch.Tensor, batched: bool = False) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
-    """torch's optimizer, built as the seed writes it: a list of per-group dicts when there are groups."""
-    spec = config.optimizer_spec
-    params = make_params(config, starts.to(DTYPE), batched)
-    options = dict(config.optimizer.options)
-    if config.optimizer.groups is None:
-        return params, spec.cls(params, **options)
-    groups = [{"params": [p], **config.optimizer.groups.get(g, {})} for g, p in zip(("x", "y"), params)]
-    return params, spec.cls(groups, **options)
-
-
 def _state_vector(value: Any, numel: int) -> list[float] | None:
     """One state entry as `numel` floats (scalars such as `step` are repeated), or None if it is not per-point."""
     if isinstance(value, torch.Tensor):
@@ -104,29 +76,6 @@ def run(config: Config | dict, on_step: OnStep | None = None, record: Iterable[s
     if config.problem.starts is not None:
         return _run_batched(config, on_step, record)
     return _run_single(config, on_step)
-
-
-def _scheduler_stepper(config: Config, optimizer):
-    """Returns (scheduler, step(t, loss)) where step is called after optimizer step t (1-based)."""
-    if config.scheduler is None:
-        return None, lambda t, loss: None
-    sch = build_scheduler(config.scheduler_spec, config.scheduler.options, optimizer)
-    per_step = config.scheduler.interval == "step"
-    spe = config.scheduler.steps_per_epoch
-    metric = config.scheduler_spec.needs_metric
-    epoch_losses: list[float] = []
-    n_steps = config.steps
-
-    def step(t: int, loss: float) -> None:
-        if per_step:
-            sch.step(loss) if metric else sch.step()
-            return
-        epoch_losses.append(loss)
-        if t % spe == 0 or t == n_steps:
-            sch.step(sum(epoch_losses) / len(epoch_losses)) if metric else sch.step()
-            epoch_losses.clear()
-
-    return sch, step
 
 
 def _far_limit(surface) -> tuple[float, float, float]:
@@ -192,7 +141,7 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
         params, opt = make_optimizer(config, torch.as_tensor(start, dtype=DTYPE))
-        sch, sched_step = _scheduler_stepper(config, opt)
+        sch, sched_step = scheduler_stepper(config, opt)
         groups = opt.param_groups
         shapes = [p.shape for p in params]
 
@@ -375,7 +324,7 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
         params, opt = make_optimizer(config, torch.as_tensor(starts, dtype=DTYPE), batched=True)
-        sch, sched_step = _scheduler_stepper(config, opt)
+        sch, sched_step = scheduler_stepper(config, opt)
         groups = opt.param_groups
         if grouped:
             px, py = params

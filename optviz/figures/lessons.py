@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .base import _f32, _layout, contour_levels, label_log_axes
+from .base import app_layout, contour_levels, f32, label_log_axes
 
 GROUP_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 GROUP_DASH = ("solid", "dash", "dot")     # groups that share a curve (CyclicLR, OneCycleLR) stay visible
@@ -44,21 +44,21 @@ def step_figure(surface, positions: np.ndarray, t: int, colour: str, probes: np.
     xs, ys, z = surface.grid(n_grid)
     zc, zlabel = contour_levels(z, surface.log_contours)
     (x0, x1), (y0, y1) = surface.domain
-    fig = go.Figure(go.Contour(x=_f32(xs), y=_f32(ys), z=_f32(zc), colorscale="Viridis", ncontours=25, opacity=0.8,
+    fig = go.Figure(go.Contour(x=f32(xs), y=f32(ys), z=f32(zc), colorscale="Viridis", ncontours=25, opacity=0.8,
                                showscale=False, hoverinfo="skip", line=dict(width=0.5), name=zlabel))
     mins = [m for m in surface.minima if x0 <= m.point[0] <= x1 and y0 <= m.point[1] <= y1]
     if mins:
         fig.add_trace(go.Scatter(x=[m.point[0] for m in mins], y=[m.point[1] for m in mins], mode="markers", name="minimum",
                                  marker=dict(symbol="star", size=18, color="white", line=dict(color="black", width=1.5))))
     done = positions[: t + 1]
-    fig.add_trace(go.Scatter(x=_f32(positions[:, 0]), y=_f32(positions[:, 1]), mode="lines", name="whole run",
+    fig.add_trace(go.Scatter(x=f32(positions[:, 0]), y=f32(positions[:, 1]), mode="lines", name="whole run",
                              line=dict(color="rgba(255,255,255,0.55)", width=2, dash="dot"), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=_f32(done[:, 0]), y=_f32(done[:, 1]), mode="lines+markers", name=f"steps 1…{t}",
+    fig.add_trace(go.Scatter(x=f32(done[:, 0]), y=f32(done[:, 1]), mode="lines+markers", name=f"steps 1…{t}",
                              line=dict(color=colour, width=3), marker=dict(size=5),
                              hovertemplate="after step %{customdata}: (%{x:.4g}, %{y:.4g})<extra></extra>",
                              customdata=np.arange(len(done))))
     if probes is not None and len(probes):
-        fig.add_trace(go.Scatter(x=_f32(probes[:, 0]), y=_f32(probes[:, 1]), mode="markers+text+lines",
+        fig.add_trace(go.Scatter(x=f32(probes[:, 0]), y=f32(probes[:, 1]), mode="markers+text+lines",
                                  name=f"closure calls in step {t} ({len(probes)})",
                                  text=[str(i + 1) for i in range(len(probes))], textposition="top right",
                                  textfont=dict(size=15, color="white"), line=dict(color="#ff7f0e", width=1, dash="dot"),
@@ -75,7 +75,7 @@ def step_figure(surface, positions: np.ndarray, t: int, colour: str, probes: np.
                              marker=dict(size=16, color=colour, line=dict(color="white", width=3))))
     fig.update_xaxes(range=[x0, x1], title="x", constrain="domain")
     fig.update_yaxes(range=[y0, y1], title="y")
-    return _layout(fig, f"{surface.label}: step {t}" if t else f"{surface.label}: the start", height)
+    return app_layout(fig, f"{surface.label}: step {t}" if t else f"{surface.label}: the start", height)
 
 
 # -- Scheduler Lab --------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
             fig.add_trace(lines, row=1, col=c)
         custom = np.stack([(steps - 1) // spe, (steps - 1) % spe], axis=1)
         for g in range(s.groups):
-            fig.add_trace(go.Scatter(x=steps, y=_f32(s.lrs[:, g]), mode="lines", line_shape="hv", name=f"lr, group {g}",
+            fig.add_trace(go.Scatter(x=steps, y=f32(s.lrs[:, g]), mode="lines", line_shape="hv", name=f"lr, group {g}",
                                      legendgroup=f"g{g}", showlegend=c == 1,
                                      line=dict(color=GROUP_COLOURS[g], width=3, dash=GROUP_DASH[g]),
                                      customdata=custom,
@@ -131,19 +131,19 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
         r = 2
         if mom:
             for g in range(s.groups):
-                fig.add_trace(go.Scatter(x=steps, y=_f32(s.momentums[:, g]), mode="lines", line_shape="hv",
+                fig.add_trace(go.Scatter(x=steps, y=f32(s.momentums[:, g]), mode="lines", line_shape="hv",
                                          name=f"momentum / β₁, group {g}", legendgroup=f"m{g}", showlegend=c == 1,
                                          line=dict(color=GROUP_COLOURS[g], width=2, dash=GROUP_DASH[g])),
                               row=r, col=c)
             fig.update_yaxes(title_text="momentum / β₁" if c == 1 else None, row=r, col=c)
             r += 1
         if loss:
-            fig.add_trace(go.Scatter(x=steps, y=_f32(s.losses), mode="lines", name="loss it watches", showlegend=c == 1,
+            fig.add_trace(go.Scatter(x=steps, y=f32(s.losses), mode="lines", name="loss it watches", showlegend=c == 1,
                                      line=dict(color="#555", width=1.5)), row=r, col=c)
             fig.update_yaxes(title_text="loss" if c == 1 else None, row=r, col=c)
         fig.update_yaxes(title_text="lr" if c == 1 else None, type="log" if log_y else "linear", row=1, col=c)
         fig.update_xaxes(title_text="optimizer step", row=rows, col=c)
-    _layout(fig, "lr during each optimizer step (a point at step t is the lr that step t used)",
+    app_layout(fig, "lr during each optimizer step (a point at step t is the lr that step t used)",
             height or 320 + 200 * rows)
     fig.update_layout(margin=dict(b=120), legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.12, yanchor="top"))
     fig.update_annotations(font=dict(size=17))
@@ -156,12 +156,12 @@ def overlay_figure(schedules: list, group: int = 0, log_y: bool = False, height:
     for i, s in enumerate(schedules):
         steps = np.arange(1, s.steps + 1)
         g = min(group, s.groups - 1)
-        fig.add_trace(go.Scatter(x=steps, y=_f32(s.lrs[:, g]), mode="lines", line_shape="hv", name=s.label,
+        fig.add_trace(go.Scatter(x=steps, y=f32(s.lrs[:, g]), mode="lines", line_shape="hv", name=s.label,
                                  line=dict(color=OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)], width=4 if i == 0 else 2.5,
                                            dash="solid" if i == 0 else "dash")))
     fig.update_xaxes(title="optimizer step")
     fig.update_yaxes(title=f"lr (group {group})", type="log" if log_y else "linear")
-    return label_log_axes(_layout(fig, "overlay: the same loop with other schedulers (their default options)", height))
+    return label_log_axes(app_layout(fig, "overlay: the same loop with other schedulers (their default options)", height))
 
 
 # -- Pitfalls Lab -----------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def pitfall_figure(pitfall, outcome, height: int = 430) -> go.Figure:
             v = np.asarray(values, dtype=np.float64)
             x = np.arange(s.steps_from, s.steps_from + len(v))
             y = np.where(v > 0, v, np.nan) if s.log else v
-            fig.add_trace(go.Scatter(x=x, y=_f32(y), mode="lines+markers" if len(v) <= 60 else "lines", name=snip.label,
+            fig.add_trace(go.Scatter(x=x, y=f32(y), mode="lines+markers" if len(v) <= 60 else "lines", name=snip.label,
                                      legendgroup=snip.label, showlegend=c == 1, marker=dict(size=6),
                                      line=dict(color=colours[i], width=3 if snip.role == "right" else 2.5,
                                                dash="solid" if snip.role == "right" else "dash")), row=1, col=c)
@@ -199,6 +199,6 @@ def pitfall_figure(pitfall, outcome, height: int = 430) -> go.Figure:
                                    x=0.5, y=0.5 - 0.1 * i)
         fig.update_xaxes(title_text=s.x_label, row=1, col=c)
         fig.update_yaxes(title_text=s.y_label, type="log" if s.log else "linear", row=1, col=c)
-    label_log_axes(_layout(fig, "", height))
+    label_log_axes(app_layout(fig, "", height))
     return fig.update_layout(margin=dict(t=50, b=110), legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.2,
                                                                   yanchor="top"))

@@ -11,7 +11,7 @@ from optviz.core.optimizers import get_optimizer
 from optviz.nets.landscape import Landscape
 from optviz.nets.training import NetTrace
 
-from .base import FONT, _f32, _layout, label_log_axes
+from .base import FONT, app_layout, f32, label_log_axes
 
 CLASS_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 GROUP_DASH = {"base": "solid", "classifier": "dash", "model": "solid"}
@@ -45,12 +45,12 @@ def _thin(n: int) -> np.ndarray:
 
 
 def _positive(a: np.ndarray) -> np.ndarray:
-    return _f32(np.where(a > 0, a, np.nan))
+    return f32(np.where(a > 0, a, np.nan))
 
 
 def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
     """The app's layout, with the legend above the subplot titles."""
-    label_log_axes(_layout(fig, title, height))
+    label_log_axes(app_layout(fig, title, height))
     fig.update_layout(legend=dict(y=1.06), margin=dict(t=100))
     fig.update_annotations(font=FONT)
     return fig
@@ -77,7 +77,7 @@ def metrics_figure(runs: list[Run], height: int = 420) -> go.Figure:
         epochs = np.arange(tr.epochs + 1)
         for col, (train, test) in enumerate(((tr.train_loss, tr.test_loss), (tr.train_score, tr.test_score)), start=1):
             for values, part, dash in ((train, "train", "solid"), (test, "test", "dot")):
-                fig.add_trace(go.Scatter(x=epochs, y=_positive(values) if col == 1 else _f32(values), mode="lines",
+                fig.add_trace(go.Scatter(x=epochs, y=_positive(values) if col == 1 else f32(values), mode="lines",
                                          name=f"{r.label} · {part}", legendgroup=f"{r.label}{part}", showlegend=col == 1,
                                          line=dict(color=r.colour, dash=dash, width=3)), row=1, col=col)
     fig.update_yaxes(type="log", row=1, col=1)
@@ -115,10 +115,10 @@ def lr_figure(runs: list[Run], height_per_row: int = 240) -> go.Figure:
         for g, name in enumerate(tr.groups):
             wide = i == 0 and len(runs) > 1      # the first run drawn wider, so equal values stay visible
             style = dict(color=r.colour, dash=GROUP_DASH[name], width=5 if wide else 3)
-            fig.add_trace(go.Scatter(x=steps, y=_f32(tr.lrs[idx, g]), mode="lines", line_shape="hv", line=style,
+            fig.add_trace(go.Scatter(x=steps, y=f32(tr.lrs[idx, g]), mode="lines", line_shape="hv", line=style,
                                      name=f"{r.label} · {name}", legendgroup=f"{r.label}{name}"), row=1, col=1)
             if "momentum" in row and np.isfinite(tr.momentums[:, g]).any():
-                fig.add_trace(go.Scatter(x=steps, y=_f32(tr.momentums[idx, g]), mode="lines", line_shape="hv", line=style,
+                fig.add_trace(go.Scatter(x=steps, y=f32(tr.momentums[idx, g]), mode="lines", line_shape="hv", line=style,
                                          name=f"{r.label} · {name}", legendgroup=f"{r.label}{name}", showlegend=False),
                               row=row["momentum"], col=1)
         if "evaluations" in row:
@@ -199,7 +199,7 @@ def boundary_figure(trace: NetTrace, height: int = 600) -> go.Figure:
     if trace.grid_y is None:
         return _fit_figure(trace, height)
     n = trace.frames.shape[1]
-    fig = go.Figure(go.Heatmap(x=_f32(trace.grid_x), y=_f32(trace.grid_y), z=_f32(_class_field(trace.frames[-1])),
+    fig = go.Figure(go.Heatmap(x=f32(trace.grid_x), y=f32(trace.grid_y), z=f32(_class_field(trace.frames[-1])),
                                zmin=0, zmax=n, colorscale=_class_scale(n), showscale=False, hoverinfo="skip",
                                zsmooth="best"))
     for c in range(n):
@@ -208,12 +208,12 @@ def boundary_figure(trace: NetTrace, height: int = 600) -> go.Figure:
             fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"class {c} · {part}",
                                      marker=dict(color=CLASS_COLOURS[c], symbol=symbol, size=8 if part == "train" else 9,
                                                  line=dict(color="white", width=1))))
-    frames = [go.Frame(data=[go.Heatmap(z=_f32(_class_field(p)))], traces=[0], name=str(e),
+    frames = [go.Frame(data=[go.Heatmap(z=f32(_class_field(p)))], traces=[0], name=str(e),
                        layout=dict(title=dict(text=_frame_title(trace, e))))
               for e, p in zip(trace.frame_epochs.tolist(), trace.frames, strict=True)]
     fig.update_xaxes(title="x₁", range=[trace.grid_x[0], trace.grid_x[-1]], constrain="domain")
     fig.update_yaxes(title="x₂", range=[trace.grid_y[0], trace.grid_y[-1]], scaleanchor="x")
-    _layout(fig, _frame_title(trace, int(trace.frame_epochs[-1])), height)
+    app_layout(fig, _frame_title(trace, int(trace.frame_epochs[-1])), height)
     fig.update_layout(legend=dict(x=0.0, xanchor="left", y=1.0, yanchor="bottom"), margin=dict(t=120))
     _animate(fig, frames, redraw=True)
     return fig
@@ -221,18 +221,18 @@ def boundary_figure(trace: NetTrace, height: int = 600) -> go.Figure:
 
 def _fit_figure(trace: NetTrace, height: int) -> go.Figure:
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=_f32(trace.grid_x), y=_f32(trace.frames[-1]), mode="lines", name="the net's fit",
+    fig.add_trace(go.Scatter(x=f32(trace.grid_x), y=f32(trace.frames[-1]), mode="lines", name="the net's fit",
                              line=dict(color="#d62728", width=4)))
     fig.add_trace(go.Scatter(x=trace.X_train[:, 0], y=trace.y_train, mode="markers", name="train",
                              marker=dict(color="#1f77b4", size=7, opacity=0.7)))
     fig.add_trace(go.Scatter(x=trace.X_test[:, 0], y=trace.y_test, mode="markers", name="test",
                              marker=dict(color="#1f77b4", size=9, symbol="x")))
-    frames = [go.Frame(data=[go.Scatter(y=_f32(f))], traces=[0], name=str(e),
+    frames = [go.Frame(data=[go.Scatter(y=f32(f))], traces=[0], name=str(e),
                        layout=dict(title=dict(text=_frame_title(trace, e))))
               for e, f in zip(trace.frame_epochs.tolist(), trace.frames, strict=True)]
     fig.update_xaxes(title="x")
     fig.update_yaxes(title="y")
-    _layout(fig, _frame_title(trace, int(trace.frame_epochs[-1])), height)
+    app_layout(fig, _frame_title(trace, int(trace.frame_epochs[-1])), height)
     _animate(fig, frames, redraw=False)
     return fig
 
@@ -260,11 +260,11 @@ def _animate(fig: go.Figure, frames: list[go.Frame], redraw: bool) -> None:
 def landscape_figure(land: Landscape, runs: list[Run], height: int = 620) -> go.Figure:
     """log₁₀ of the training loss over the plane, with each run's weights (one point per snapshot) projected on it."""
     z = np.log10(np.maximum(land.losses, 1e-12))
-    fig = go.Figure(go.Contour(x=_f32(land.alphas), y=_f32(land.betas), z=_f32(z), colorscale="Viridis", ncontours=30,
+    fig = go.Figure(go.Contour(x=f32(land.alphas), y=f32(land.betas), z=f32(z), colorscale="Viridis", ncontours=30,
                                colorbar=dict(title=dict(text="log₁₀ train loss", side="right")), line=dict(width=0.5),
                                hovertemplate="α %{x:.3g}, β %{y:.3g}<br>log₁₀ loss %{z:.3f}<extra></extra>"))
     for r, path, epochs in zip(runs, land.paths, land.epochs, strict=True):
-        fig.add_trace(go.Scatter(x=_f32(path[:, 0]), y=_f32(path[:, 1]), mode="lines+markers", name=r.label,
+        fig.add_trace(go.Scatter(x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines+markers", name=r.label,
                                  line=dict(color=r.colour, width=3), marker=dict(size=5, color=r.colour),
                                  customdata=epochs, hovertemplate="epoch %{customdata}<br>(%{x:.3g}, %{y:.3g})<extra></extra>"))
         fig.add_trace(go.Scatter(x=[path[0, 0]], y=[path[0, 1]], mode="markers", showlegend=False, hoverinfo="skip",
@@ -276,7 +276,7 @@ def landscape_figure(land: Landscape, runs: list[Run], height: int = 620) -> go.
         update(title=f"{axis}: {what} {k + 1} ({100 * land.explained[k]:.1f} % of the path's variance)")
     title = ("PCA plane of the weight trajectory (Li et al. 2018)" if land.method == "pca"
              else "random filter-normalised plane around the final weights (Li et al. 2018)")
-    _layout(fig, f"loss landscape: {title}", height)
+    app_layout(fig, f"loss landscape: {title}", height)
     return fig
 
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from optviz.lessons.race import OBJECTIVES, TuneResult
 
-from .base import _f32, _layout, log_ticks
+from .base import app_layout, f32, log_ticks
 from .trajectory import Path
 
 
@@ -22,7 +22,7 @@ def tuning_figure(results: list[TuneResult], paths: list[Path], objective: str, 
     fig = go.Figure()
     for r, p in zip(results, paths, strict=True):
         scores = np.array([s - shift if math.isfinite(s) else np.nan for s in r.scores])
-        fig.add_trace(go.Scatter(x=_f32(r.lrs), y=_f32(scores), mode="lines+markers", name=p.label, legendgroup=p.label,
+        fig.add_trace(go.Scatter(x=f32(r.lrs), y=f32(scores), mode="lines+markers", name=p.label, legendgroup=p.label,
                                  line=dict(color=p.colour, dash=p.dash, width=2.5), marker=dict(size=8),
                                  hovertemplate="lr %{x:.3g}<br>score %{y:.4g}<extra>" + p.label + "</extra>"))
         bad = [lr for lr, s in zip(r.lrs, r.scores, strict=True) if not math.isfinite(s)]
@@ -35,7 +35,7 @@ def tuning_figure(results: list[TuneResult], paths: list[Path], objective: str, 
                                      legendgroup=p.label, marker=dict(symbol="star", size=20, color=p.colour,
                                                                       line=dict(color="black", width=1)),
                                      hovertemplate="best lr %{x:.3g}<br>score %{y:.4g}<extra>" + p.label + "</extra>"))
-    _layout(fig, "tuning score at each lr (★ best, ✕ diverged)", height)
+    app_layout(fig, "tuning score at each lr (★ best, ✕ diverged)", height)
     lrs = [lr for r in results for lr in r.lrs]
     decades = [10.0 ** e for e in range(math.floor(math.log10(min(lrs))), math.ceil(math.log10(max(lrs))) + 1)] if lrs else []
     fig.update_xaxes(type="log", title="learning rate", tickvals=decades, ticktext=[f"{v:g}" for v in decades])

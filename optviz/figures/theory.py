@@ -13,7 +13,7 @@ from optviz.lessons.basins import DIVERGED, NOT_CONVERGED, BasinResult, category
 from optviz.lessons.sweeps import SweepResult
 from optviz.lessons.theory import QuadraticRun, RatePlane
 
-from .base import _f32, _layout, contour_levels, log_ticks
+from .base import app_layout, contour_levels, f32, log_ticks
 
 SGD_COLOUR = OPTIMIZERS["SGD"].colour
 PREDICTED = "#222222"
@@ -38,25 +38,25 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
     a, b = plane.alphas, plane.betas
     z = _rate_colour(plane.rates)
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(x=_f32(a), y=_f32(b), z=np.where(plane.rates >= 1, 1.0, np.nan).astype(np.float32),
+    fig.add_trace(go.Heatmap(x=f32(a), y=f32(b), z=np.where(plane.rates >= 1, 1.0, np.nan).astype(np.float32),
                              colorscale=[[0, UNSTABLE], [1, UNSTABLE]], showscale=False, hoverinfo="skip", name="unstable"))
     zmin = float(np.nanmin(z)) if np.isfinite(z).any() else -1.0
     ticks = [t for t in RATE_TICKS if math.log10(1 - t) >= zmin - 1e-9] or [RATE_TICKS[0]]
     fig.add_trace(go.Heatmap(
-        x=_f32(a), y=_f32(b), z=_f32(z), colorscale="Viridis", reversescale=True, zmin=zmin, zmax=0, hoverinfo="skip",
+        x=f32(a), y=f32(b), z=f32(z), colorscale="Viridis", reversescale=True, zmin=zmin, zmax=0, hoverinfo="skip",
         colorbar=dict(title=dict(text="rate", side="right"), tickvals=[math.log10(1 - t) for t in ticks],
                       ticktext=[f"{t:g}" for t in ticks])))
-    fig.add_trace(go.Scatter(x=_f32(plane.boundary), y=_f32(b), mode="lines", line=dict(color="#d62728", width=3),
+    fig.add_trace(go.Scatter(x=f32(plane.boundary), y=f32(b), mode="lines", line=dict(color="#d62728", width=3),
                              name=f"stability edge α = (2+2β)/λmax, λmax = {plane.eigenvalues[1]:.4g}", hoverinfo="skip"))
     for lam, crit, colour in zip(plane.eigenvalues, plane.critical, CRITICAL_COLOURS, strict=True):
-        fig.add_trace(go.Scatter(x=_f32(a), y=_f32(crit), mode="lines", line=dict(color=colour, width=3, dash="dash"),
+        fig.add_trace(go.Scatter(x=f32(a), y=f32(crit), mode="lines", line=dict(color=colour, width=3, dash="dash"),
                                  name=f"critical damping, λ = {lam:.4g}", hoverinfo="skip"))
     if click_grid:
         ia = np.unique(np.linspace(0, len(a) - 1, click_grid[0]).round().astype(int))
         ib = np.unique(np.linspace(0, len(b) - 1, click_grid[1]).round().astype(int))
         ga, gb = np.meshgrid(a[ia], b[ib])
-        fig.add_trace(go.Scatter(x=_f32(ga.ravel()), y=_f32(gb.ravel()), mode="markers", marker=dict(size=14, opacity=0),
-                                 showlegend=False, name="click", customdata=_f32(plane.rates[np.ix_(ib, ia)].ravel()),
+        fig.add_trace(go.Scatter(x=f32(ga.ravel()), y=f32(gb.ravel()), mode="markers", marker=dict(size=14, opacity=0),
+                                 showlegend=False, name="click", customdata=f32(plane.rates[np.ix_(ib, ia)].ravel()),
                                  hovertemplate="α %{x:.4g}, β %{y:.3f}<br>rate %{customdata:.5f}<br><i>click to run it</i>"
                                                "<extra></extra>"))
     ca, cb, cr = plane.current
@@ -72,7 +72,7 @@ def rate_plane_figure(plane: RatePlane, click_grid: tuple[int, int] = (48, 36), 
                              hovertemplate="GD best α %{x:.4g}<extra></extra>"))
     fig.update_xaxes(type="log", **log_ticks(a), title="learning rate α", range=[math.log10(a[0]), math.log10(a[-1])])
     fig.update_yaxes(title="momentum β", range=[-0.04, 1.0])
-    _layout(fig, f"predicted rate max|σ| over (α, β); click to choose — λ = {plane.eigenvalues[0]:.4g}, "
+    app_layout(fig, f"predicted rate max|σ| over (α, β); click to choose — λ = {plane.eigenvalues[0]:.4g}, "
             f"{plane.eigenvalues[1]:.4g}", height)
     _legend_below(fig, -0.14)
     return fig
@@ -101,9 +101,9 @@ def paths_figure(qr: QuadraticRun, positions: np.ndarray, surface, height: int =
         else:
             z = _ellipses(*qr.eigenvalues, xs, ys)
         zc, _ = contour_levels(z, True)
-        fig.add_trace(go.Contour(x=_f32(xs), y=_f32(ys), z=_f32(zc), colorscale="Viridis", showscale=False, ncontours=25,
+        fig.add_trace(go.Contour(x=f32(xs), y=f32(ys), z=f32(zc), colorscale="Viridis", showscale=False, ncontours=25,
                                  opacity=0.75, hoverinfo="skip", line=dict(width=0.5)), row=1, col=col)
-        fig.add_trace(go.Scatter(x=_f32(pts[:, 0]), y=_f32(pts[:, 1]), mode="lines+markers", name="torch SGD path",
+        fig.add_trace(go.Scatter(x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="lines+markers", name="torch SGD path",
                                  showlegend=col == 1, line=dict(color=SGD_COLOUR, width=2.5), marker=dict(size=4),
                                  hovertemplate="step %{pointNumber}<br>(%{x:.4g}, %{y:.4g})<extra></extra>"), row=1, col=col)
         fig.add_trace(go.Scatter(x=[pts[0, 0]], y=[pts[0, 1]], mode="markers", showlegend=False, hoverinfo="skip",
@@ -111,7 +111,7 @@ def paths_figure(qr: QuadraticRun, positions: np.ndarray, surface, height: int =
                       row=1, col=col)
         fig.update_xaxes(title=label[0], range=[x0, x1], row=1, col=col)
         fig.update_yaxes(title=label[1], range=[y0, y1], row=1, col=col)
-    _layout(fig, "one run, two coordinate systems: (x, y) and the eigenbasis", height)
+    app_layout(fig, "one run, two coordinate systems: (x, y) and the eigenbasis", height)
     _legend_below(fig, -0.16, 110)
     return fig
 
@@ -125,16 +125,16 @@ def phase_figure(qr: QuadraticRun, height: int = 460) -> go.Figure:
     for i in range(2):
         x = qr.errors[1:, i]
         y = a * qr.buffers[:, i] if qr.buffers is not None else np.zeros_like(x)
-        fig.add_trace(go.Scatter(x=_f32(qr.predicted_errors[1:, i]), y=_f32(a * qr.predicted_buffers[:, i]), mode="lines",
+        fig.add_trace(go.Scatter(x=f32(qr.predicted_errors[1:, i]), y=f32(a * qr.predicted_buffers[:, i]), mode="lines",
                                  line=dict(color=PREDICTED, width=7), opacity=0.25, name="theory: R applied k times",
                                  showlegend=i == 0, hoverinfo="skip"), row=1, col=i + 1)
-        fig.add_trace(go.Scatter(x=_f32(x), y=_f32(y), mode="markers+lines", name="torch: (error, α · momentum_buffer)",
+        fig.add_trace(go.Scatter(x=f32(x), y=f32(y), mode="markers+lines", name="torch: (error, α · momentum_buffer)",
                                  showlegend=i == 0, line=dict(color=SGD_COLOUR, width=1), marker=dict(size=5),
                                  hovertemplate="step %{pointNumber}<br>error %{x:.4g}<br>α·buffer %{y:.4g}<extra></extra>"),
                       row=1, col=i + 1)
         fig.update_xaxes(title=f"error x along q{i + 1}", row=1, col=i + 1)
         fig.update_yaxes(title="step α · buffer y" if i == 0 else None, row=1, col=i + 1)
-    _layout(fig, "phase diagrams: the step the buffer makes vs the error, per eigen-direction", height)
+    app_layout(fig, "phase diagrams: the step the buffer makes vs the error, per eigen-direction", height)
     _legend_below(fig, -0.2)
     return fig
 
@@ -154,22 +154,22 @@ def rate_figure(qr: QuadraticRun, height: int = 420) -> go.Figure:
     d0 = qr.distances[0]
     fig = go.Figure()
     for i, dash in enumerate(("dot", "dashdot")):
-        fig.add_trace(go.Scatter(x=k, y=_f32(np.abs(qr.errors[:, i])), mode="lines", opacity=0.7,
+        fig.add_trace(go.Scatter(x=k, y=f32(np.abs(qr.errors[:, i])), mode="lines", opacity=0.7,
                                  line=dict(width=1, dash=dash, color="#9467bd"), name=f"|error along q{i + 1}|"))
     pred = np.hypot(qr.predicted_errors[:, 0], qr.predicted_errors[:, 1])
-    fig.add_trace(go.Scatter(x=k, y=_f32(pred), mode="lines", line=dict(color=PREDICTED, width=5), opacity=0.3,
+    fig.add_trace(go.Scatter(x=k, y=f32(pred), mode="lines", line=dict(color=PREDICTED, width=5), opacity=0.3,
                              name="theory: ‖R^k e₀‖"))
-    fig.add_trace(go.Scatter(x=k, y=_f32(qr.distances), mode="lines", line=dict(color=SGD_COLOUR, width=2.5),
+    fig.add_trace(go.Scatter(x=k, y=f32(qr.distances), mode="lines", line=dict(color=SGD_COLOUR, width=2.5),
                              name="torch: ‖w_k − c‖"))
     # the rate lines pass through the run halfway along its fitted part, so their slopes can be compared with it
     above = np.nonzero(np.isfinite(qr.distances) & (qr.distances > d0 * 1e-11))[0]
     m = int(above[-1]) // 2 if above.size else 0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        fig.add_trace(go.Scatter(x=k, y=_f32(qr.distances[m] * qr.predicted_rate ** (k - m)), mode="lines",
+        fig.add_trace(go.Scatter(x=k, y=f32(qr.distances[m] * qr.predicted_rate ** (k - m)), mode="lines",
                                  line=dict(color="#d62728", dash="dash", width=2),
                                  name=f"predicted rate {qr.predicted_rate:.5f}^k"))
         if np.isfinite(qr.observed):
-            fig.add_trace(go.Scatter(x=k, y=_f32(qr.distances[m] * qr.observed ** (k - m)), mode="lines",
+            fig.add_trace(go.Scatter(x=k, y=f32(qr.distances[m] * qr.observed ** (k - m)), mode="lines",
                                      line=dict(color="#2ca02c", dash="dot", width=2), name=f"observed rate {qr.observed:.5f}^k"))
     finite = qr.distances[np.isfinite(qr.distances) & (qr.distances > 0)]
     lo = max(float(finite.min()) if finite.size else 1e-16, d0 * 1e-16, 1e-300)
@@ -179,7 +179,7 @@ def rate_figure(qr: QuadraticRun, height: int = 420) -> go.Figure:
     shown = np.nonzero(np.isfinite(qr.distances) & (qr.distances > 0))[0]
     end = int(shown[-1]) if shown.size else len(k) - 1
     fig.update_xaxes(title="step k", range=[0, max(1, min(len(k) - 1, math.ceil(1.1 * end)))])
-    _layout(fig, f"predicted rate {qr.predicted_rate:.5f} vs observed {qr.observed:.5f}", height)
+    app_layout(fig, f"predicted rate {qr.predicted_rate:.5f} vs observed {qr.observed:.5f}", height)
     _legend_below(fig, -0.22, 140)
     return fig
 
@@ -233,20 +233,20 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
         z, ztitle = np.where(res.diverged_at >= 0, res.diverged_at, np.nan).astype(float), "diverged at step"
     fig = go.Figure()
     # underneath: light grey where the tolerance was never reached, dark where the run diverged
-    fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=(res.diverged_at >= 0).astype(np.float32), zmin=0, zmax=1,
+    fig.add_trace(go.Heatmap(x=f32(res.xs), y=f32(res.ys), z=(res.diverged_at >= 0).astype(np.float32), zmin=0, zmax=1,
                              colorscale=[[0, NEVER], [0.5, NEVER], [0.5, DIVERGED_COLOUR], [1, DIVERGED_COLOUR]],
                              showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(x=_f32(res.xs), y=_f32(res.ys), z=_f32(z), colorscale="Viridis", hoverinfo="skip",
+    fig.add_trace(go.Heatmap(x=f32(res.xs), y=f32(res.ys), z=f32(z), colorscale="Viridis", hoverinfo="skip",
                              colorbar=dict(title=dict(text=ztitle, side="right"))))
     gx, gy = np.meshgrid(res.xs, res.ys)
     scatter = go.Scattergl if nx * ny > 4096 else go.Scatter
-    fig.add_trace(scatter(x=_f32(gx.ravel()), y=_f32(gy.ravel()), mode="markers", customdata=_cell_data(res),
+    fig.add_trace(scatter(x=f32(gx.ravel()), y=f32(gy.ravel()), mode="markers", customdata=_cell_data(res),
                           marker=dict(size=max(4, min(16, 640 // max(nx, ny))), opacity=0), showlegend=False, name="cells",
                           hovertemplate=(f"{sw.x.param} %{{x:.4g}}<br>{sw.y.param} %{{y:.4g}}<br>final f − f*: "
                                          f"%{{customdata[2]}}<br>steps to {sw.tol:g}: %{{customdata[3]}}<br>diverged: "
                                          "%{customdata[4]}<br><i>click to open this run</i><extra></extra>")))
     for xs, ys, label in curves:
-        fig.add_trace(go.Scatter(x=_f32(xs), y=_f32(ys), mode="lines", name=label, hoverinfo="skip",
+        fig.add_trace(go.Scatter(x=f32(xs), y=f32(ys), mode="lines", name=label, hoverinfo="skip",
                                  line=dict(color="#d62728", width=3, dash="dash")))
     for x, y, label in marks:
         fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=label, hoverinfo="skip",
@@ -263,7 +263,7 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
     title = {"final_loss": f"final loss f − f* after {sw.config.steps} steps",
              "steps_to_tol": f"steps until f − f* ≤ {sw.tol:g} (light grey: not within {sw.config.steps})",
              "diverged": f"step at which the run diverged (light grey: never, in {sw.config.steps})"}[objective]
-    _layout(fig, f"{sw.config.optimizer.name} on {surface_of(sw.config).label}: {title}; dark grey: diverged", height)
+    app_layout(fig, f"{sw.config.optimizer.name} on {surface_of(sw.config).label}: {title}; dark grey: diverged", height)
     return fig
 
 
@@ -314,11 +314,11 @@ def basin_figure(results: list[BasinResult], surface, height: int = 620) -> go.F
     for col, r in enumerate(results, start=1):
         code = np.vectorize(category)(r.labels).astype(np.float32)
         custom = np.dstack([r.finals[..., 0], r.finals[..., 1], code]).astype(np.float32)
-        fig.add_trace(go.Heatmap(x=_f32(r.xs), y=_f32(r.ys), z=code + 0.5, zmin=0, zmax=m, colorscale=scale, showscale=False,
+        fig.add_trace(go.Heatmap(x=f32(r.xs), y=f32(r.ys), z=code + 0.5, zmin=0, zmax=m, colorscale=scale, showscale=False,
                                  customdata=custom,
                                  hovertemplate="start (%{x:.3g}, %{y:.3g})<br>basin #%{customdata[2]}<br>ends at "
                                                "(%{customdata[0]:.4g}, %{customdata[1]:.4g})<extra></extra>"), row=1, col=col)
-        fig.add_trace(go.Contour(x=_f32(xs), y=_f32(ys), z=_f32(zc), contours=dict(coloring="lines"), ncontours=18,
+        fig.add_trace(go.Contour(x=f32(xs), y=f32(ys), z=f32(zc), contours=dict(coloring="lines"), ncontours=18,
                                  line=dict(width=1), colorscale=[[0, "rgba(255,255,255,0.6)"], [1, "rgba(255,255,255,0.6)"]],
                                  showscale=False, hoverinfo="skip"), row=1, col=col)
         fig.add_trace(go.Scatter(x=[mm.point[0] for mm in minima], y=[mm.point[1] for mm in minima], mode="markers",
@@ -330,6 +330,6 @@ def basin_figure(results: list[BasinResult], surface, height: int = 620) -> go.F
     for name, c in cats:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
                                  marker=dict(size=14, symbol="square", color=c, line=dict(color="#666", width=1))))
-    _layout(fig, f"basins of attraction on {surface.label}: where does a run from each start end?", height)
+    app_layout(fig, f"basins of attraction on {surface.label}: where does a run from each start end?", height)
     _legend_below(fig, -0.12, 130)
     return fig

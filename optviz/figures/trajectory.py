@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from optviz.core.optimizers import get_optimizer
 from optviz.core.trace import Trace
 
-from .base import FrozenFigure, _f32, _layout, contour_levels, log_ticks
+from .base import FrozenFigure, app_layout, contour_levels, f32, log_ticks
 
 MAX_FRAMES = 60
 GROUP_DASH = ("solid", "dash", "dot", "dashdot")
@@ -160,7 +160,7 @@ def contour_base(surface, n_grid: int = 400, click_grid: int = 0, height: int = 
     fig.add_layout_image(image)
     if click_grid:
         gx, gy = np.meshgrid(np.linspace(x0, x1, click_grid), np.linspace(y0, y1, click_grid))
-        fig.add_trace(go.Scatter(x=_f32(gx.ravel()), y=_f32(gy.ravel()), mode="markers", marker=dict(size=12, opacity=0),
+        fig.add_trace(go.Scatter(x=f32(gx.ravel()), y=f32(gy.ravel()), mode="markers", marker=dict(size=12, opacity=0),
                                  name="click to start here", showlegend=False, hovertemplate="start here: (%{x:.2f}, %{y:.2f})<extra></extra>"))
     mins = [m for m in surface.minima if x0 <= m.point[0] <= x1 and y0 <= m.point[1] <= y1]
     if mins:
@@ -171,7 +171,7 @@ def contour_base(surface, n_grid: int = 400, click_grid: int = 0, height: int = 
     # the surface image lies under the grid lines: without them it reads like the contour it replaces
     fig.update_xaxes(range=[x0, x1], title="x", constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(range=[y0, y1], title="y", showgrid=False, zeroline=False)
-    _layout(fig, f"{surface.label}: paths on the contour", height)
+    app_layout(fig, f"{surface.label}: paths on the contour", height)
     return fig.to_dict()
 
 
@@ -210,13 +210,13 @@ def _hover(tr: Trace) -> np.ndarray:
 def surface3d_figure(surface, paths: list[Path], n_grid: int = 80, height: int = 560) -> go.Figure:
     xs, ys, z = surface.grid(n_grid)
     zc = np.clip(z, None, np.nanpercentile(z[np.isfinite(z)], 98)) if np.isfinite(z).any() else z
-    fig = go.Figure(go.Surface(x=_f32(xs), y=_f32(ys), z=_f32(zc), colorscale="Viridis", opacity=0.85, showscale=False))
+    fig = go.Figure(go.Surface(x=f32(xs), y=f32(ys), z=f32(zc), colorscale="Viridis", opacity=0.85, showscale=False))
     top = float(np.nanmax(zc)) if np.isfinite(zc).any() else 1.0
     for p in paths:
         pos, loss = p.trace.positions, np.minimum(p.trace.losses, top)
-        fig.add_trace(go.Scatter3d(x=_f32(pos[:, 0]), y=_f32(pos[:, 1]), z=_f32(loss), mode="lines+markers", name=p.label,
+        fig.add_trace(go.Scatter3d(x=f32(pos[:, 0]), y=f32(pos[:, 1]), z=f32(loss), mode="lines+markers", name=p.label,
                                    line=dict(color=p.colour, width=6), marker=dict(size=2.5, color=p.colour)))
-    _layout(fig, f"{surface.label} in 3-D", height)
+    app_layout(fig, f"{surface.label} in 3-D", height)
     fig.update_layout(scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="f"))
     return fig
 
@@ -228,7 +228,7 @@ def loss_figure(paths: list[Path], f_star: float | None = None, height: int = 38
     for p in paths:
         fig.add_trace(go.Scatter(x=np.arange(len(p.trace.losses)), y=_loss_values(p, f_star, log), mode="lines",
                                  name=p.label, line=dict(color=p.colour, dash=p.dash, width=2.5)))
-    _layout(fig, "loss − f* vs step" if f_star is not None else "loss vs step", height)
+    app_layout(fig, "loss − f* vs step" if f_star is not None else "loss vs step", height)
     fig.update_yaxes(type="log" if log else "linear", title="f − f*" if f_star is not None else "f")
     fig.update_xaxes(title="step")
     if log and paths:
@@ -238,7 +238,7 @@ def loss_figure(paths: list[Path], f_star: float | None = None, height: int = 38
 
 def _loss_values(p: Path, f_star: float | None, log: bool) -> np.ndarray:
     y = p.trace.losses - (f_star or 0.0)
-    return _f32(np.where(y > 0, y, np.nan) if log else y)
+    return f32(np.where(y > 0, y, np.nan) if log else y)
 
 
 def _epoch_lines(fig: go.Figure, trace: Trace) -> None:
@@ -256,13 +256,13 @@ def lr_figure(trace: Trace, height: int = 380, schedule: tuple[np.ndarray, np.nd
     fig = go.Figure()
     steps = np.arange(1, trace.steps + 1)
     for g, name in enumerate(trace.groups):
-        fig.add_trace(go.Scatter(x=steps, y=_f32(trace.lrs[:, g]), mode="lines", name=f"lr ({name})", line_shape="hv",
+        fig.add_trace(go.Scatter(x=steps, y=f32(trace.lrs[:, g]), mode="lines", name=f"lr ({name})", line_shape="hv",
                                  line=dict(width=3, dash=GROUP_DASH[g % 4], color="#1f77b4")))
     rest = schedule is not None and len(schedule[0]) > trace.steps
     if rest:
         after = np.arange(max(trace.steps, 1), len(schedule[0]) + 1)    # from the last step run, so the curves join
         for g, name in enumerate(trace.groups):
-            fig.add_trace(go.Scatter(x=after, y=_f32(schedule[0][after - 1, g]), mode="lines", line_shape="hv",
+            fig.add_trace(go.Scatter(x=after, y=f32(schedule[0][after - 1, g]), mode="lines", line_shape="hv",
                                      name=f"lr ({name}) the scheduler would set after the path stopped",
                                      line=dict(width=2, dash="dot", color="#9e9e9e")))
         fig.add_vline(x=trace.steps + 0.5, line=dict(color="#616161", width=2, dash="dash"),
@@ -270,16 +270,16 @@ def lr_figure(trace: Trace, height: int = 380, schedule: tuple[np.ndarray, np.nd
     moms = trace.momentums if not rest else schedule[1]
     if trace.has_momentum and np.nanmax(moms) - np.nanmin(moms) > 0:
         for g, name in enumerate(trace.groups):
-            fig.add_trace(go.Scatter(x=steps, y=_f32(trace.momentums[:, g]), mode="lines", name=f"momentum/β₁ ({name})",
+            fig.add_trace(go.Scatter(x=steps, y=f32(trace.momentums[:, g]), mode="lines", name=f"momentum/β₁ ({name})",
                                      yaxis="y2", line_shape="hv", line=dict(width=2, dash=GROUP_DASH[g % 4], color="#ff7f0e")))
             if rest:
-                fig.add_trace(go.Scatter(x=after, y=_f32(moms[after - 1, g]), mode="lines", yaxis="y2", line_shape="hv",
+                fig.add_trace(go.Scatter(x=after, y=f32(moms[after - 1, g]), mode="lines", yaxis="y2", line_shape="hv",
                                          name=f"momentum/β₁ ({name}) after the path stopped",
                                          line=dict(width=1.5, dash="dot", color="#c8a27a")))
         fig.update_layout(yaxis2=dict(title="momentum / β₁", overlaying="y", side="right", showgrid=False,
                                       range=fitted_range(moms)))
     _epoch_lines(fig, trace)
-    _layout(fig, "learning rate used during each step" + (" (dotted: epoch boundaries)" if trace.config.scheduler and
+    app_layout(fig, "learning rate used during each step" + (" (dotted: epoch boundaries)" if trace.config.scheduler and
                                                            trace.config.scheduler.interval == "epoch" else ""), height)
     fig.update_xaxes(title="step")
     # yaxis only: update_yaxes would retitle the momentum axis too
@@ -311,10 +311,10 @@ def state_figure(trace: Trace, height: int = 380) -> go.Figure:
         for c, coord in enumerate("x" if name in scalars else "xy"):
             lacks = len(trace.groups) == 2 and bool(np.isnan(v[:, c]).all())  # that parameter group keeps no such entry
             label = f"{name}[{coord}]" + (f": NaN, group {coord} keeps no {name}" if lacks else "")
-            fig.add_trace(go.Scatter(x=steps, y=_f32(v[:, c]), mode="lines", name=name if name in scalars else label,
+            fig.add_trace(go.Scatter(x=steps, y=f32(v[:, c]), mode="lines", name=name if name in scalars else label,
                                      legendgroup=name,
                                      line=dict(color=palette[i % len(palette)], dash="solid" if c == 0 else "dash", width=2)))
-    _layout(fig, "optimizer.state after each step (solid: x, dashed: y)", height)
+    app_layout(fig, "optimizer.state after each step (solid: x, dashed: y)", height)
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="state value")
     if not trace.state:
@@ -325,7 +325,7 @@ def state_figure(trace: Trace, height: int = 380) -> go.Figure:
 
 def evaluations_figure(trace: Trace, height: int = 320) -> go.Figure:
     fig = go.Figure(go.Bar(x=np.arange(1, trace.steps + 1), y=trace.evaluations, marker_color="#444"))
-    _layout(fig, f"closure calls per step() — {int(trace.evaluations.sum())} in all", height)
+    app_layout(fig, f"closure calls per step() — {int(trace.evaluations.sum())} in all", height)
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="evaluations")
     return fig
@@ -344,7 +344,7 @@ def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arro
     first_path = len(data)
     for p in paths:
         pos = p.trace.positions
-        data.append(dict(type="scatter", x=_f32(pos[:, 0]), y=_f32(pos[:, 1]), mode="lines+markers", name=p.label,
+        data.append(dict(type="scatter", x=f32(pos[:, 0]), y=f32(pos[:, 1]), mode="lines+markers", name=p.label,
                          line=dict(color=p.colour, width=2.5, dash=p.dash), marker=dict(size=4),
                          customdata=_hover(p.trace).tolist(), hovertemplate="%{customdata}<extra>" + p.label + "</extra>"))
         data.append(dict(type="scatter", x=[float(pos[0, 0])], y=[float(pos[0, 1])], mode="markers", showlegend=False,
@@ -378,7 +378,7 @@ def _animate_data(spec: dict, paths: list[Path], first_path: int, span: float, a
         for j, p in enumerate(paths):
             m = int(min(t, p.trace.steps))
             pos = p.trace.positions
-            fdata += [dict(type="scatter", x=_f32(pos[: m + 1, 0]), y=_f32(pos[: m + 1, 1])),
+            fdata += [dict(type="scatter", x=f32(pos[: m + 1, 0]), y=f32(pos[: m + 1, 1])),
                       dict(type="scatter", x=[float(pos[m, 0])], y=[float(pos[m, 1])])]
             idx += [first_path + 2 * j, head_start + j]
         if single:

@@ -14,8 +14,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from optviz.core.build import DTYPE, make_optimizer
 from optviz.core.config import Config, ConfigError, parse_config
-from optviz.core.engine import DTYPE, make_optimizer, starts_of, surface_of
+from optviz.core.engine import starts_of, surface_of
 
 TOLERANCE = 1e-12          # |re-implementation − torch| / max(1, |torch|) that counts as "agree"
 MAX_WALK_STEPS = 500       # a walkthrough keeps every line of every step: keep it short

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from optviz.core.codegen import _PRELUDE, _lit, _scheduler_expr
+from optviz.core.codegen import PRELUDE, literal, scheduler_expr
 from optviz.core.config import MAX_STEPS, Config, parse_config
 from optviz.core.optimizers import get_optimizer, momentum_of
 from optviz.core.schedulers import SCHEDULERS, build_scheduler, get_scheduler
@@ -398,7 +398,8 @@ def config_schedule(config: Config) -> tuple[np.ndarray, np.ndarray] | None:
     run's own optimizer and scheduler, stepped as the run steps them, on a point that never moves. Rows as in a
     Trace (row t−1: what step t ran with). None without a scheduler, or for one that watches the loss
     (ReduceLROnPlateau), whose lrs depend on the path. Lets a plot show the whole schedule when the path diverged."""
-    from optviz.core.engine import _scheduler_stepper, make_optimizer, starts_of
+    from optviz.core.build import make_optimizer, scheduler_stepper
+    from optviz.core.engine import starts_of
 
     if config.scheduler is None or config.scheduler_spec.needs_metric:
         return None
@@ -407,7 +408,7 @@ def config_schedule(config: Config) -> tuple[np.ndarray, np.ndarray] | None:
         warnings.simplefilter("ignore")   # "scheduler.step() before optimizer.step()": the schedule ignores the steps
         try:
             _, opt = make_optimizer(config, torch.as_tensor(starts_of(config)[:1]))
-            _, step = _scheduler_stepper(config, opt)
+            _, step = scheduler_stepper(config, opt)
             for t in range(1, config.steps + 1):
                 lrs.append([float(g["lr"]) for g in opt.param_groups])
                 moms.append([math.nan if (m := momentum_of(g)) is None else m for g in opt.param_groups])
@@ -427,18 +428,18 @@ def loop_code(setup: LabSetup) -> str:
     # a lambda that calls exp, sin, ... needs the functions the expression language knows
     uses_functions = bool(re.search(r"[A-Za-z_]\w*\(", json.dumps(opts)))
     extra = f", momentum={setup.momentum!r}" if setup.optimizer in MOMENTUM_OPTIMIZERS else ""
-    groups = "\n".join(f'    {{"params": [params[{i}]], "lr": {_lit(lr)}}},' for i, lr in enumerate(setup.base_lrs))
+    groups = "\n".join(f'    {{"params": [params[{i}]], "lr": {literal(lr)}}},' for i, lr in enumerate(setup.base_lrs))
     metric = setup.spec.needs_metric
     per_step = setup.interval == "step"
     sch_call = "scheduler.step()"
     if metric:
         sch_call = "scheduler.step(loss)" if per_step else "scheduler.step(sum(epoch_losses) / len(epoch_losses))"
     L = setup.loss
-    lines = [_PRELUDE.strip() if uses_functions else "import math\n\nimport torch",
+    lines = [PRELUDE.strip() if uses_functions else "import math\n\nimport torch",
              "from torch.optim import lr_scheduler", "",
              f"params = [torch.zeros(1, dtype=torch.float64, requires_grad=True) for _ in range({g})]",
              f"optimizer = torch.optim.{setup.optimizer}([\n{groups}\n]{extra})",
-             f"scheduler = {_scheduler_expr(setup.scheduler, opts)}"]
+             f"scheduler = {scheduler_expr(setup.scheduler, opts)}"]
     if metric:
         lines += ["", "# the loss ReduceLROnPlateau watches: a shaped, noisy curve",
                   f"draws = torch.randn({setup.steps}, generator=torch.Generator().manual_seed({L.seed}), dtype=torch.float64)",

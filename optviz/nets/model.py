@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from optviz.core.config import OptimizerChoice, SchedulerChoice, _expect_dict, _int, _one_line, _options, _plain
+from optviz.core.config import OptimizerChoice, SchedulerChoice, bounded_int, expect_dict, one_line, parse_options, plain_data
 from optviz.core.optimizers import OPTIMIZERS, OptimizerSpec, get_optimizer
 from optviz.core.schedulers import SchedulerSpec, build_scheduler, get_scheduler
 from optviz.core.specs import ConfigError, Param, coerce, json_data
@@ -81,12 +81,12 @@ class NetConfig:
     version: int = VERSION
 
     def to_dict(self) -> dict:
-        opt = {"name": self.optimizer.name, "options": _plain(self.optimizer.options),
-               "groups": _plain(self.optimizer.groups or {g: {} for g in GROUPS})}
+        opt = {"name": self.optimizer.name, "options": plain_data(self.optimizer.options),
+               "groups": plain_data(self.optimizer.groups or {g: {} for g in GROUPS})}
         sch = None
         if self.scheduler is not None:
-            sch = {"name": self.scheduler.name, "options": _plain(self.scheduler.options), "interval": self.scheduler.interval}
-        return {"version": self.version, "data": self.data.to_dict(), "model": _plain(self.model.__dict__), "optimizer": opt,
+            sch = {"name": self.scheduler.name, "options": plain_data(self.scheduler.options), "interval": self.scheduler.interval}
+        return {"version": self.version, "data": self.data.to_dict(), "model": plain_data(self.model.__dict__), "optimizer": opt,
                 "scheduler": sch, "batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed}
 
     def to_json(self, indent: int | None = None) -> str:
@@ -145,23 +145,23 @@ def parse_net_config(data: Any) -> NetConfig:
     """Validate JSON data into a complete NetConfig (caps, torch's own checks); every error names its field."""
     if isinstance(data, NetConfig):
         data = data.to_dict()
-    top = _expect_dict(data, "", ("version", "data", "model", "optimizer", "scheduler", "batch_size", "epochs", "seed"))
+    top = expect_dict(data, "", ("version", "data", "model", "optimizer", "scheduler", "batch_size", "epochs", "seed"))
     if top.get("version", VERSION) != VERSION:
         raise ConfigError("version", f"unsupported version {top.get('version')!r}; this optviz reads version {VERSION}")
-    choice = parse_data(_expect_dict(top.get("data"), "data", ("name", "n_points", "noise", "test_fraction", "seed")))
-    m = _expect_dict(top.get("model"), "model", tuple(p.name for p in MODEL_PARAMS))
+    choice = parse_data(expect_dict(top.get("data"), "data", ("name", "n_points", "noise", "test_fraction", "seed")))
+    m = expect_dict(top.get("model"), "model", tuple(p.name for p in MODEL_PARAMS))
     model = ModelChoice(**{p.name: _ranged(p, m.get(p.name, p.initial), f"model.{p.name}") for p in MODEL_PARAMS})
-    epochs = _int(top.get("epochs", 100), "epochs", 1, MAX_EPOCHS)
-    seed = _int(top.get("seed", 0), "seed", 0, 2**31 - 1)
-    batch_size = _int(top.get("batch_size", 32), "batch_size", 1, choice.n_train)
+    epochs = bounded_int(top.get("epochs", 100), "epochs", 1, MAX_EPOCHS)
+    seed = bounded_int(top.get("seed", 0), "seed", 0, 2**31 - 1)
+    batch_size = bounded_int(top.get("batch_size", 32), "batch_size", 1, choice.n_train)
 
-    o = _expect_dict(top.get("optimizer", DEFAULT_OPTIMIZER), "optimizer", ("name", "options", "groups"))
+    o = expect_dict(top.get("optimizer", DEFAULT_OPTIMIZER), "optimizer", ("name", "options", "groups"))
     spec = get_optimizer(str(o.get("name", "SGD")))
     if spec.name in UNSUITED:
         raise ConfigError("optimizer.name", f"{UNSUITED[spec.name]}; choose one of: {', '.join(NET_OPTIMIZERS)}")
-    options = _options(spec.params, o.get("options"), "optimizer.options", spec.name, True)
-    g = _expect_dict(o.get("groups"), "optimizer.groups", GROUPS)
-    groups = {name: _options(spec.params, g.get(name), f"optimizer.groups.{name}", spec.name, False) for name in GROUPS}
+    options = parse_options(spec.params, o.get("options"), "optimizer.options", spec.name, True)
+    g = expect_dict(o.get("groups"), "optimizer.groups", GROUPS)
+    groups = {name: parse_options(spec.params, g.get(name), f"optimizer.groups.{name}", spec.name, False) for name in GROUPS}
     if not spec.groups_ok and any(groups.values()):
         raise ConfigError("optimizer.groups", f"{spec.name} doesn't support per-parameter options (parameter groups): it "
                                               "optimizes model.parameters() as one group, so set its options for the whole model")
@@ -172,12 +172,12 @@ def parse_net_config(data: Any) -> NetConfig:
                                     f"cap of {MAX_STEPS:,}; use fewer epochs or a larger batch_size")
     scheduler = None
     if top.get("scheduler") is not None:
-        s = _expect_dict(top["scheduler"], "scheduler", ("name", "options", "interval"))
+        s = expect_dict(top["scheduler"], "scheduler", ("name", "options", "interval"))
         sspec = get_scheduler(str(s.get("name", "")))
         interval = s.get("interval", "epoch")
         if interval not in ("epoch", "step"):
             raise ConfigError("scheduler.interval", f"expected 'epoch' or 'step', got {interval!r}")
-        sopts = _options(sspec.params, s.get("options"), "scheduler.options", sspec.name, True)
+        sopts = parse_options(sspec.params, s.get("options"), "scheduler.options", sspec.name, True)
         if sspec.name == "OneCycleLR" and sopts.get("total_steps") is None:
             sopts["total_steps"] = epochs * spe if interval == "step" else epochs
         scheduler = SchedulerChoice(sspec.name, sopts, interval, spe)
@@ -201,7 +201,7 @@ def _validate(config: NetConfig) -> None:
     try:
         opt = make_optimizer(config, build_model(config))
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError) as e:
-        raise ConfigError("optimizer", _one_line(e)) from None
+        raise ConfigError("optimizer", one_line(e)) from None
     if config.scheduler is not None:
         try:
             with warnings.catch_warnings():
@@ -210,7 +210,7 @@ def _validate(config: NetConfig) -> None:
         except ConfigError:
             raise
         except (ValueError, TypeError, RuntimeError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
-            raise ConfigError("scheduler.options", _one_line(e)) from None
+            raise ConfigError("scheduler.options", one_line(e)) from None
 
 
 def default_net_config(**overrides: Any) -> NetConfig:

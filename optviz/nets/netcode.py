@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 
-from optviz.core.codegen import _PRELUDE, _kwargs, _lit, _pairs, _scheduler_expr
+from optviz.core.codegen import PRELUDE, kwargs_code, literal, scheduler_expr, tuple_pairs
 
 from .datasets import split_data
 from .model import ACTIVATIONS, NetConfig, init_parameters, parse_net_config
@@ -48,7 +48,7 @@ def _groups_text(config: NetConfig) -> str:
         return "model.parameters()"
     rows = []
     for g in ("base", "classifier"):
-        extra = "".join(f", '{k}': {_lit(_pairs(k, v))}" for k, v in (config.optimizer.groups or {}).get(g, {}).items())
+        extra = "".join(f", '{k}': {literal(tuple_pairs(k, v))}" for k, v in (config.optimizer.groups or {}).get(g, {}).items())
         rows.append(f"    {{'params': model.{g}.parameters(){extra}}},")
     return "[\n" + "\n".join(rows) + "\n]"
 
@@ -56,7 +56,7 @@ def _groups_text(config: NetConfig) -> str:
 def optimizer_text(config: NetConfig) -> str:
     """The line that builds the optimizer, as the seed writes it (one dict per submodule, defaults as keywords)."""
     spec = config.optimizer_spec
-    kw = _kwargs(config.optimizer.options, {p.name: p.default for p in spec.params})
+    kw = kwargs_code(config.optimizer.options, {p.name: p.default for p in spec.params})
     note = "  # no parameter groups" if config.full_batch else ""
     return f"optimizer = torch.optim.{spec.name}({_groups_text(config)}{', ' + kw if kw else ''}){note}"
 
@@ -73,14 +73,14 @@ def generate_net_script(config: NetConfig | dict) -> str:
            f'{ds.label} with torch.optim.{spec.name}, {config.epochs} epochs, as optviz does.\n\n'
            f'Run: python this_file.py   (prints the metrics of every epoch and the lr of every step as JSON)\n'
            f'Config: {config.to_json()}\n"""']
-    out.append(_PRELUDE + "from torch import nn  # noqa: E402\n" if lam else _HEADER)
+    out.append(PRELUDE + "from torch import nn  # noqa: E402\n" if lam else _HEADER)
     out.append("torch.set_num_threads(1)\n\n")
     out.append("\n\n".join(_source(f) for f in (ds.make, split_data, init_parameters)))
     target = ("torch.tensor(y, dtype=torch.float64).reshape(-1, 1)  # (n, 1) targets for MSELoss" if ds.regression
               else "torch.tensor(y)  # class indices for CrossEntropyLoss")
     out.append(f'''
-X, y = {ds.make.__name__}({d.n_points}, {_lit(d.noise)}, {d.seed})
-X_train, y_train, X_test, y_test = split_data(X, y, {_lit(d.test_fraction)}, {d.seed})
+X, y = {ds.make.__name__}({d.n_points}, {literal(d.noise)}, {d.seed})
+X_train, y_train, X_test, y_test = split_data(X, y, {literal(d.test_fraction)}, {d.seed})
 
 
 def features(X):
@@ -120,7 +120,7 @@ loss_fn = nn.{"MSELoss" if ds.regression else "CrossEntropyLoss"}()
                    "    return (output.argmax(dim=1) == target).to(torch.float64).mean()")
     out.append("\n\n" + optimizer_text(config))
     if sch is not None:
-        out.append(f"from torch.optim import lr_scheduler  # noqa: E402\n\nscheduler = {_scheduler_expr(sch.name, sch.options)}")
+        out.append(f"from torch.optim import lr_scheduler  # noqa: E402\n\nscheduler = {scheduler_expr(sch.name, sch.options)}")
     out.append(_EVALUATE.format(score="R²" if ds.regression else "accuracy"))
     out.append(_loop(config))
     out.append("print(json.dumps(metrics))\n")

@@ -11,10 +11,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from optviz.core.config import one_line
 from optviz.core.optimizers import momentum_of
 from optviz.core.schedulers import build_scheduler
 
-from .model import DTYPE, MLP, NetConfig, _one_line, build_model, flat_parameters, loss_function, make_optimizer, parse_net_config, score, tensors
+from .model import DTYPE, MLP, NetConfig, build_model, flat_parameters, loss_function, make_optimizer, parse_net_config, score, tensors
 
 MAX_FRAMES = 40             # decision-boundary frames
 MAX_SNAPSHOTS = 101         # weight snapshots kept for the landscape
@@ -290,7 +291,7 @@ def train(config: NetConfig | dict, on_epoch: OnEpoch | None = None) -> NetTrace
                     scheduler.step(metrics[-1][0]) if needs_metric else scheduler.step()
             except Exception as e:  # torch refused mid-run (e.g. OneCycleLR past total_steps): end with its message
                 diverged_at = epoch
-                message = f"torch stopped in epoch {epoch}: {type(e).__name__}: {_one_line(e)}"
+                message = f"torch stopped in epoch {epoch}: {type(e).__name__}: {one_line(e)}"
                 break
             if on_epoch is not None and (epoch % every == 0 or epoch == E):
                 on_epoch(epoch, E)
