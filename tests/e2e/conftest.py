@@ -45,8 +45,44 @@ def app_pages() -> list[tuple[str, str]]:
     return [(f, "" if f == "home.py" else Path(f).stem) for f, *_rest in rows if (ROOT / "pages" / f).exists()]
 
 
+def preset_links() -> list[tuple[str, str]]:
+    """(name, url path with query) of every lesson preset, once optviz.lessons.presets exists."""
+    try:
+        from optviz.lessons import presets
+    except ImportError:
+        return []
+    out = []
+    for name, preset in _preset_items(presets):
+        link = _link_of(preset)
+        if link is not None:
+            out.append((str(name), link.lstrip("/")))
+    return out
+
+
+def _preset_items(module):
+    table = getattr(module, "PRESETS", None)
+    if isinstance(table, dict):
+        return list(table.items())
+    if isinstance(table, (list, tuple)):
+        return [(getattr(p, "key", None) or getattr(p, "name", None) or str(i), p) for i, p in enumerate(table)]
+    return []
+
+
+def _link_of(preset) -> str | None:
+    for attr in ("url", "link", "href", "path"):
+        v = getattr(preset, attr, None)
+        v = v() if callable(v) else v
+        if isinstance(v, str) and v:
+            return v.split("://", 1)[-1].split("/", 1)[-1] if "://" in v else v
+    return None
+
+
 @pytest.fixture(scope="session")
 def server() -> str:
+    """The app on a fresh Streamlit server (or, to iterate on the tests, the one at OPTVIZ_E2E_URL)."""
+    if os.environ.get("OPTVIZ_E2E_URL"):
+        yield os.environ["OPTVIZ_E2E_URL"].rstrip("/")
+        return
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -99,7 +135,7 @@ def page(browser, server):
     """The one tab every test reuses (a new page per test would cost a new session and a new script run)."""
     ctx = browser.new_context(viewport=VIEWPORT)
     pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(30_000)
     yield pg
     ctx.close()
 

@@ -1,24 +1,23 @@
-"""The app in a real browser: every lesson and preset link loads without an exception, a slider reruns the
-Explorer and changes its chart, Play animates a figure, a tampered link shows a warning."""
+"""The app in a real browser, driven like a learner drives it: a slider reruns the Explorer and changes its chart,
+every step / next / back / add / remove / jump / ± button pressed at the ends of its range leaves no exception and a
+complete figure with its surface, and a tampered link shows a warning."""
 from __future__ import annotations
 
+import json
+import re
 import time
-from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
+from optviz.core.config import MAX_STEPS
+from optviz.lessons.race import MAX_ENTRIES, MIN_ENTRIES
+
+from .browser import ANIMATION_JS, assert_clean, assert_drawn, open_page, settle, shoot
 from .conftest import app_pages
 
 pytestmark = pytest.mark.e2e
 
-# The app is idle: the script finished, the socket is up, nothing is still loading.
-IDLE_JS = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && !document.querySelector("[data-testid='stStatusWidget']")
-    && !document.querySelector("[data-testid='stSkeleton']");
-}"""
 # Count finished script runs (transitions away from 'running') from now on.
 WATCH_RUNS_JS = """() => {
   if (!window.__optvizWatch) {
@@ -44,40 +43,7 @@ MOVES_JS = """() => Array.from(document.querySelectorAll("[data-testid='stSlider
   const v = parseFloat(e.value), lo = parseFloat(e.min), hi = parseFloat(e.max);
   return {i, label: e.getAttribute('aria-label') || '', key: v < hi ? 'ArrowRight' : (v > lo ? 'ArrowLeft' : null)};
 }).filter(m => m.key)"""
-ANIMATED_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
-  gd => (gd.layout && gd.layout.sliders && gd.layout.sliders.length) ? gd.layout.sliders[0].active : null)"""
-
-PAGES = app_pages()
-URL_OF = dict(PAGES)
-
-
-def settle(page, timeout: float = 90.0) -> None:
-    """Wait until the script run is done and has stayed done for a moment (a rerun may follow a run)."""
-    page.wait_for_selector("[data-testid='stApp']")
-    deadline = time.monotonic() + timeout
-    stable = 0
-    while stable < 3:
-        stable = stable + 1 if page.evaluate(IDLE_JS) else 0
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the app did not finish running within {timeout:.0f} s")
-        page.wait_for_timeout(150)
-
-
-def open_page(page, server: str, path: str) -> None:
-    page.goto(f"{server}/{path}")
-    settle(page)
-
-
-def assert_clean(page, what: str) -> None:
-    boxes = page.locator("[data-testid='stException']")
-    if boxes.count():
-        raise AssertionError(f"{what}: exception shown to the user:\n{boxes.first.inner_text()[:2000]}")
-    body = page.locator("[data-testid='stApp']").inner_text()
-    assert "Traceback (most recent call last)" not in body, f"{what}: a traceback is visible"
-
-
-def shoot(page, shots: Path, name: str) -> None:
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+URL_OF = dict(app_pages())
 
 
 def wait_for_rerun(page, runs_before: int, timeout: float = 60.0) -> bool:
@@ -88,61 +54,6 @@ def wait_for_rerun(page, runs_before: int, timeout: float = 60.0) -> bool:
             return True
         page.wait_for_timeout(100)
     return False
-
-
-def preset_links() -> list[tuple[str, str]]:
-    """(name, url path with query) of every lesson preset, once optviz.presets exists."""
-    try:
-        from optviz.lessons import presets
-    except ImportError:
-        return []
-    out = []
-    for name, preset in _preset_items(presets):
-        link = _link_of(preset)
-        if link is not None:
-            out.append((str(name), link.lstrip("/")))
-    return out
-
-
-def _preset_items(module):
-    table = getattr(module, "PRESETS", None)
-    if isinstance(table, dict):
-        return list(table.items())
-    if isinstance(table, (list, tuple)):
-        return [(getattr(p, "key", None) or getattr(p, "name", None) or str(i), p) for i, p in enumerate(table)]
-    return []
-
-
-def _link_of(preset) -> str | None:
-    for attr in ("url", "link", "href", "path"):
-        v = getattr(preset, attr, None)
-        v = v() if callable(v) else v
-        if isinstance(v, str) and v:
-            return v.split("://", 1)[-1].split("/", 1)[-1] if "://" in v else v
-    return None
-
-
-@pytest.mark.parametrize("file, path", PAGES, ids=[f for f, _ in PAGES])
-def test_page_loads_without_exception(page, server, shots, file, path):
-    open_page(page, server, path)
-    assert_clean(page, file)
-    assert page.locator("h1").count() >= 1, f"{file} has no title"
-    shoot(page, shots, Path(file).stem)
-
-
-PRESETS = preset_links()
-
-
-@pytest.mark.skipif(not PRESETS, reason="optviz.presets has no preset links yet")
-@pytest.mark.parametrize("name, link", PRESETS, ids=[n for n, _ in PRESETS] or None)
-def test_preset_link_loads_without_exception(page, server, shots, name, link):
-    open_page(page, server, link)
-    assert_clean(page, f"preset {name}")
-    assert page.locator(".js-plotly-plot").count() >= 1, f"preset {name} shows no figure"
-    warnings = page.locator("[data-testid='stAlertContentWarning']")
-    texts = [warnings.nth(i).inner_text() for i in range(warnings.count())]
-    assert not any("showing the defaults" in t for t in texts), f"preset {name}'s link was rejected: {texts}"
-    shoot(page, shots, f"preset_{name}"[:60])
 
 
 @pytest.mark.skipif("explorer.py" not in URL_OF, reason="pages/explorer.py does not exist yet")
@@ -170,24 +81,6 @@ def test_explorer_slider_reruns_and_changes_the_chart(page, server, shots):
     raise AssertionError("moving the Explorer's sliders reran the page but no chart changed")
 
 
-def test_play_animates_a_figure(page, server):
-    path = URL_OF.get("explorer.py", URL_OF.get("home.py", ""))
-    open_page(page, server, path)
-    play = page.locator(".updatemenu-button").filter(has_text="Play")
-    assert play.count() >= 1, "no animated figure with a Play button"
-    charts = page.evaluate(ANIMATED_JS)
-    idx = next(i for i, a in enumerate(charts) if a is not None)
-    play.first.scroll_into_view_if_needed()
-    play.first.click()
-    seen = set()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(seen) < 3:
-        seen.add(page.evaluate(ANIMATED_JS)[idx])
-        page.wait_for_timeout(100)
-    assert len(seen) >= 3, f"Play did not move the step slider (positions seen: {sorted(seen)})"
-    assert_clean(page, "after Play")
-
-
 @pytest.mark.skipif("explorer.py" not in URL_OF, reason="pages/explorer.py does not exist yet")
 def test_tampered_link_shows_a_warning_not_an_exception(page, server, shots):
     path = URL_OF["explorer.py"]
@@ -198,3 +91,155 @@ def test_tampered_link_shows_a_warning_not_an_exception(page, server, shots):
     assert warnings.count() >= 1, "a tampered link gave no visible warning"
     assert page.locator(".js-plotly-plot").count() >= 1, "a tampered link left the page without its (default) figure"
     shoot(page, shots, "explorer_tampered_link")
+
+
+# -- every step / next / back / add / remove / jump / ± button at the ends of its range ---------------------------------
+
+def q(value) -> str:
+    return quote(json.dumps(value, separators=(",", ":")))
+
+
+def press(page, button, what: str) -> None:
+    """Click an enabled button and wait for the rerun it starts; the page must then be clean."""
+    assert button.count() >= 1, f"{what}: no such button"
+    assert button.first.is_enabled(), f"{what}: the button is disabled"
+    runs = page.evaluate(WATCH_RUNS_JS)
+    button.first.click()
+    assert wait_for_rerun(page, runs), f"{what}: pressing it did not rerun the page"
+    assert_clean(page, what)
+
+
+def assert_surface_drawn(page, what: str, surface: bool = True) -> list[dict]:
+    """Every figure draws something, and the first one its surface (the pages' and presets' figures are checked in
+    full, titles and ranges included, by test_drawn.py)."""
+    figs = assert_drawn(page, what, complete=False)
+    assert figs, f"{what}: no figure"
+    assert not surface or sum(figs[0]["drawn"].values()) > 0, f"{what}: the figure shows no surface"
+    return figs
+
+
+def button(page, name: str):
+    return page.get_by_role("button", name=name)
+
+
+def explorer_steps_shown(page, steps: int, what: str) -> None:
+    """The page says it ran ``steps`` steps, and the figure's path has steps + 1 points."""
+    assert page.get_by_text(f"Step {steps} in numbers").count() >= 1, f"{what}: the page does not show step {steps}"
+    anim = page.evaluate(ANIMATION_JS, 0)
+    path = next(m for m in anim["moved"] if m["role"] == "path")
+    assert path["points"] == steps + 1, f"{what}: the path has {path['points']} points, not {steps + 1}"
+    assert_surface_drawn(page, what)
+
+
+@pytest.mark.parametrize("start, presses", [
+    (1000, [("One more step", 1001), ("One step back", 1000)]),        # past the slider's own end and back
+    (1, [("One more step", 2), ("One step back", 1)]),
+    (MAX_STEPS, []),                       # drawn at the cap, "One more step" disabled (a back step is one more 10k run)
+], ids=["slider_end", "lowest", "highest"])
+def test_explorer_step_buttons_at_their_bounds(page, server, shots, start, presses):
+    open_page(page, server, f"explorer?v=1&cfg={q({'steps': start})}")
+    explorer_steps_shown(page, start, f"explorer at {start} steps")
+    beyond = {1: "One step back", MAX_STEPS: "One more step"}.get(start)
+    if beyond:
+        assert button(page, beyond).first.is_disabled(), f"explorer at {start} steps: {beyond!r} is enabled past the bound"
+    for name, after in presses:
+        press(page, button(page, name), f"explorer: {name!r} from {start} steps")
+        explorer_steps_shown(page, after, f"explorer after {name!r}")
+    shoot(page, shots, f"bounds_explorer_{start}")
+
+
+def inside_step_of(page) -> str:
+    return (re.search(r"[?&]step=(\d+)", page.url) or [None, None])[1]
+
+
+def test_inside_step_buttons_at_both_ends(page, server, shots):
+    open_page(page, server, "inside_step?step=1")
+    assert_surface_drawn(page, "inside step 1")
+    for name in ("« first", "‹ back"):
+        press(page, button(page, name), f"inside step: {name!r} at step 1")
+        assert inside_step_of(page) == "1", f"inside step: {name!r} at step 1 moved to step {inside_step_of(page)}"
+        assert_surface_drawn(page, f"inside step after {name!r}")
+    press(page, button(page, "last »"), "inside step: 'last »'")
+    last = inside_step_of(page)
+    assert last and int(last) > 1, f"inside step: 'last »' went to step {last}"
+    for name in ("next ›", "last »"):
+        press(page, button(page, name), f"inside step: {name!r} at the last step")
+        assert inside_step_of(page) == last, f"inside step: {name!r} at step {last} moved to {inside_step_of(page)}"
+        assert_surface_drawn(page, f"inside step after {name!r} at the end")
+    shoot(page, shots, "bounds_inside_step_last")
+
+
+def _racers(n: int) -> str:
+    entries = [{"name": "SGD", "options": {"lr": 1e-3 * (i + 1)}} for i in range(n)]
+    return f"race?v=1&cfg={q({'steps': 20})}&race={q(entries)}"
+
+
+def _race_paths(page) -> int:
+    return sum(m["role"] == "path" for m in page.evaluate(ANIMATION_JS, 0)["moved"])
+
+
+def test_race_add_up_to_the_most_racers(page, server, shots):
+    open_page(page, server, _racers(MAX_ENTRIES - 1))
+    press(page, button(page, "Add a racer"), f"race: 'Add a racer' with {MAX_ENTRIES - 1} racers")
+    assert _race_paths(page) == MAX_ENTRIES, f"race: {_race_paths(page)} paths after adding the {MAX_ENTRIES}th racer"
+    assert button(page, "Add a racer").count() == 0, f"race: 'Add a racer' is still offered with {MAX_ENTRIES} racers"
+    assert_surface_drawn(page, f"race with {MAX_ENTRIES} racers")
+    shoot(page, shots, "bounds_race_most")
+
+
+def test_race_remove_down_to_the_fewest_racers(page, server, shots):
+    open_page(page, server, _racers(MIN_ENTRIES + 1))
+    page.locator("[data-testid='stSidebar'] [data-testid='stExpander'] summary").first.click()
+    press(page, button(page, "Remove this racer"), f"race: 'Remove this racer' with {MIN_ENTRIES + 1} racers")
+    assert _race_paths(page) == MIN_ENTRIES, f"race: {_race_paths(page)} paths after removing down to {MIN_ENTRIES}"
+    assert button(page, "Remove this racer").count() == 0, f"race: a racer can still be removed with {MIN_ENTRIES} racers"
+    assert_surface_drawn(page, f"race with {MIN_ENTRIES} racers")
+    shoot(page, shots, "bounds_race_fewest")
+
+
+def _number_input(page, label: str):
+    return page.locator("[data-testid='stNumberInput']").filter(has=page.get_by_text(label, exact=True)).first
+
+
+def _quadratic(eigenvalues, lr, momentum) -> str:
+    cfg = {"problem": {"options": {"eigenvalues": eigenvalues}}, "optimizer": {"options": {"lr": lr, "momentum": momentum}},
+           "steps": 10}
+    return f"quadratic_lab?v=1&cfg={q(cfg)}"
+
+
+NOISY = {"problem": {"noise": 1.0}, "steps": 5}
+# (link whose number inputs sit at an end of their range, their labels, the end, buttons to press there too)
+STEPPERS = {
+    "quadratic_lab_top": (_quadratic([1e-6, 1e6], 1e7, 0.999999), ["learning rate α", "momentum β"], "Up",
+                          ["Jump to α*, β*", "Best GD α"]),
+    "quadratic_lab_bottom": (_quadratic([1e6, 1e6], 1e-8, 0.0), ["learning rate α", "momentum β"], "Down", []),
+    "explorer_seed": (f"explorer?v=1&cfg={q({**NOISY, 'seed': 2**31 - 1})}", ["seed"], "Up", []),
+    "scheduler_lab_seed": (f"scheduler_lab?lab={q({'scheduler': 'ReduceLROnPlateau', 'loss': {'seed': 0}})}", ["seed"],
+                           "Down", []),
+    "sweeps_tolerance": (f"sweeps?view={q({'tol': 1000.0})}", ["tolerance on f − f*"], "Up", []),
+}
+
+
+@pytest.mark.parametrize("name", list(STEPPERS))
+def test_number_steppers_and_buttons_at_the_ends(page, server, shots, name):
+    link, labels, end, buttons = STEPPERS[name]
+    surface = not name.startswith("scheduler_lab")     # the Scheduler Lab draws curves, no surface
+    open_page(page, server, link)
+    assert_surface_drawn(page, f"{name} at its ends", surface)
+    away = "Down" if end == "Up" else "Up"
+    for label in labels:
+        box = _number_input(page, label)
+        field = box.locator("input")
+        lo, hi = float(field.get_attribute("min")), float(field.get_attribute("max"))
+        assert float(field.input_value()) == (hi if end == "Up" else lo), \
+            f"{name}: {label} is {field.input_value()}, not at its {'top' if end == 'Up' else 'bottom'} ({lo}, {hi})"
+        assert box.locator(f"[data-testid='stNumberInputStep{end}']").is_disabled(), \
+            f"{name}: {label}'s ± past its end is enabled"
+        press(page, box.locator(f"[data-testid='stNumberInputStep{away}']"), f"{name}: {label} stepped off its end")
+        value = float(_number_input(page, label).locator("input").input_value())
+        assert lo <= value <= hi, f"{name}: {label} = {value} after stepping off its end, outside [{lo}, {hi}]"
+        assert_surface_drawn(page, f"{name} after stepping {label} off its end", surface)
+    for b in buttons:
+        press(page, button(page, b), f"{name}: {b!r}")
+        assert_surface_drawn(page, f"{name} after {b!r}", surface)
+    shoot(page, shots, f"bounds_{name}")

@@ -1,4 +1,4 @@
-"""A fresh server's first visitor arriving by a deep link gets the app's navigation and layout, not a bare page."""
+"""A fresh server's first visitor arriving by a deep link gets the app's navigation, layout and figure, not a bare page."""
 import os
 import subprocess
 import sys
@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from .browser import assert_clean, assert_drawn, settle
 from .conftest import ROOT, VIEWPORT, _free_port
 
 
@@ -37,7 +38,9 @@ def test_first_visit_by_deep_link_gets_the_navigation(browser):
         assert not any(t.strip() in ("app", "pitfalls", "inside step") for t in links), links
         page.get_by_text("Pitfalls Lab").first.wait_for()
         assert "/pitfalls" in page.url
-        assert page.locator("[data-testid='stException']").count() == 0
+        settle(page)
+        assert_clean(page, "pitfalls by a deep link")
+        assert assert_drawn(page, "pitfalls by a deep link"), "the deep-linked page shows no figure"
     finally:
         ctx.close()
         proc.terminate()
