@@ -35,6 +35,8 @@ def make_optimizer(config: Config, starts: torch.Tensor, batched: bool = False) 
     spec = config.optimizer_spec
     params = make_params(config, starts.to(DTYPE), batched)
     options = dict(config.optimizer.options)
+    if config.optimizer.program is not None:  # the Custom optimizer's step(), written by the user (optviz.core.custom)
+        options["program"] = config.optimizer.program
     if config.optimizer.groups is None:
         return params, spec.cls(params, **options)
     groups = [{"params": [p], **config.optimizer.groups.get(g, {})} for g, p in zip(("x", "y"), params)]

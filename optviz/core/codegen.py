@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from .config import Config, parse_config
+from .custom import class_code
 from .engine import starts_of, surface_of
 
 PRELUDE = '''import json
@@ -122,9 +123,14 @@ def generate_script(config: Config | dict) -> str:
     grouped = config.optimizer.groups is not None
     matrix = spec.point_shape == "matrix"
     torch_defaults = {p.name: p.default for p in spec.params}
-    out = [f'"""Reproduces an optviz run: torch.optim.{spec.name} on {surface.label}, {config.steps} steps.\n\n'
+    program = config.optimizer.program
+    cls = f"torch.optim.{spec.name}" if program is None else "CustomOptimizer"
+    out = [f'"""Reproduces an optviz run: {cls} on {surface.label}, {config.steps} steps.\n\n'
            f'Run: python this_file.py   (prints the trace as JSON)\nConfig: {config.to_json()}\n\n'
            f'{_exactness(spec.name)}\n"""', PRELUDE]
+    if program is not None:  # the Custom optimizer: the program as a torch.optim.Optimizer subclass
+        out.append("\n" + class_code(program, config.optimizer.options))
+        torch_defaults = {}
     out.append(f"\ndef f(x, y):\n    return {surface.expression}\n")
     if grouped:
         shape = "[[{}]]" if matrix else "[{}]"
@@ -147,7 +153,7 @@ def generate_script(config: Config | dict) -> str:
         opt_args = "[xy]"
         getxy = "xy"
     kw = kwargs_code(config.optimizer.options, torch_defaults)
-    out.append(f"\noptimizer = torch.optim.{spec.name}({opt_args}{', ' + kw if kw else ''})")
+    out.append(f"\noptimizer = {cls}({opt_args}{', ' + kw if kw else ''})")
     sch = config.scheduler
     if sch is not None:
         out.insert(1, "")

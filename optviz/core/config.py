@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .build import make_optimizer
+from .custom import CUSTOM, hyperparameter_params, parse_program
 from .optimizers import OptimizerSpec, get_optimizer
 from .schedulers import MAX_CHILDREN, SchedulerSpec, build_scheduler, get_scheduler
 from .specs import ConfigError, Param, coerce, json_data, shown
@@ -40,6 +41,7 @@ class OptimizerChoice:
     name: str = "SGD"
     options: dict = field(default_factory=dict)       # torch keyword arguments (complete after normalisation)
     groups: dict | None = None                        # {"x": {...overrides}, "y": {...}}; None: one parameter `xy`
+    program: str | None = None                        # the Custom optimizer's step() (optviz.core.custom); None for torch's
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Config:
         opt: dict[str, Any] = {"name": self.optimizer.name, "options": plain_data(self.optimizer.options)}
         if self.optimizer.groups is not None:
             opt["groups"] = plain_data(self.optimizer.groups)
+        if self.optimizer.program is not None:
+            opt["program"] = self.optimizer.program
         sch = None
         if self.scheduler is not None:
             s = self.scheduler
@@ -203,13 +207,16 @@ def parse_config(data: Any) -> Config:
     if problem.starts is not None and len(problem.starts) * steps > MAX_WORK:
         raise ConfigError("problem.starts", f"{len(problem.starts)} starts × {steps} steps is more than the cap of {MAX_WORK:,}")
 
-    o = expect_dict(top.get("optimizer"), "optimizer", ("name", "options", "groups"))
+    o = expect_dict(top.get("optimizer"), "optimizer", ("name", "options", "groups", "program"))
     spec = get_optimizer(str(o.get("name", "SGD")))
-    options = parse_options(spec.params, o.get("options"), "optimizer.options", spec.name, True)
+    # the Custom optimizer's hyperparameters are the numbers its options name (its program reads them)
+    params = hyperparameter_params(o.get("options")) if spec.name == CUSTOM else spec.params
+    options = parse_options(params, o.get("options"), "optimizer.options", spec.name, True)
+    program = parse_program(spec.name, o.get("program"), options)
     groups = None
     if o.get("groups") is not None:
         g = expect_dict(o["groups"], "optimizer.groups", GROUP_NAMES)
-        groups = {name: parse_options(spec.params, g.get(name), f"optimizer.groups.{name}", spec.name, False) for name in GROUP_NAMES}
+        groups = {name: parse_options(params, g.get(name), f"optimizer.groups.{name}", spec.name, False) for name in GROUP_NAMES}
         if not spec.groups_ok:
             raise ConfigError("optimizer.groups", "LBFGS doesn't support per-parameter options (parameter groups)")
 
@@ -226,7 +233,7 @@ def parse_config(data: Any) -> Config:
             sopts["total_steps"] = steps if interval == "step" else -(-steps // spe)
         scheduler = SchedulerChoice(sspec.name, sopts, interval, spe)
 
-    config = Config(problem, OptimizerChoice(spec.name, options, groups), scheduler, steps, seed)
+    config = Config(problem, OptimizerChoice(spec.name, options, groups, program), scheduler, steps, seed)
     validate(config)
     return config
 

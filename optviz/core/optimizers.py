@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .custom import CUSTOM, LR, CustomOptimizer
 from .formulas import UPDATE_RULES
 from .specs import ConfigError, Param, Rule, shown
 
@@ -65,10 +66,11 @@ class OptimizerSpec:
     note: str = ""
     update_rule: str = ""           # LaTeX of the update (optviz.core.formulas keeps it next to a transcription tested against torch)
     colour: str = "#1f77b4"
+    own_class: type[torch.optim.Optimizer] | None = None   # optviz's own class where torch.optim has none (Custom)
 
     @property
     def cls(self) -> type[torch.optim.Optimizer]:
-        return getattr(torch.optim, self.name)
+        return self.own_class or getattr(torch.optim, self.name)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -270,14 +272,24 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {s.name: s for s in [
 
 ELEMENTWISE = tuple(k for k, s in OPTIMIZERS.items() if s.elementwise)
 
+# The learner's own step() (optviz.core.custom): a torch.optim.Optimizer subclass, but not torch's, so it stays out of
+# OPTIMIZERS (every torch.optim class, which the pickers list); its options are whatever numbers its program reads.
+CUSTOM_SPEC = OptimizerSpec(
+    "custom", CUSTOM, (LR,),
+    "Your own step(): a program of per-coordinate assignments, run as a real torch.optim.Optimizer.",
+    (_lr_rule(),), colour="#6b6ecf", own_class=CustomOptimizer,
+    note="Its hyperparameters are the numbers given in its options; its state is every name its program assigns.",
+    update_rule=r"p \leftarrow \text{your program}(p, g, t, \text{lr}, \dots)",
+)
+
 
 def get_optimizer(name: str) -> OptimizerSpec:
     if name in OPTIMIZERS:
         return OPTIMIZERS[name]
-    for spec in OPTIMIZERS.values():
+    for spec in (*OPTIMIZERS.values(), CUSTOM_SPEC):
         if name.lower() in (spec.key, spec.name.lower()):
             return spec
-    raise ConfigError("optimizer.name", f"unknown optimizer {shown(name)}; choose one of: {', '.join(OPTIMIZERS)}")
+    raise ConfigError("optimizer.name", f"unknown optimizer {shown(name)}; choose one of: {', '.join(OPTIMIZERS)}, {CUSTOM}")
 
 
 def momentum_of(group: dict) -> float | None:
@@ -289,4 +301,4 @@ def momentum_of(group: dict) -> float | None:
     return None
 
 
-__all__ = ["OptimizerSpec", "OPTIMIZERS", "ELEMENTWISE", "get_optimizer", "momentum_of"]
+__all__ = ["OptimizerSpec", "OPTIMIZERS", "ELEMENTWISE", "CUSTOM_SPEC", "get_optimizer", "momentum_of"]

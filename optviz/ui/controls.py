@@ -136,7 +136,7 @@ def optimizer_controls(choice: OptimizerChoice, key: str, hidden: set[str], cont
                        label: str = "optimizer") -> dict:
     """The optimizer, every hyperparameter from its spec, and optional per-group (x / y) overrides."""
     name = choice.name
-    if "optimizer" not in hidden:
+    if "optimizer" not in hidden or name not in OPTIMIZERS:  # a link's Custom optimizer has its own page: pick one here
         name = optimizer_select(choice.name, key=f"{key}.name", container=container, label=label)
     spec = OPTIMIZERS[name]
     same = name == choice.name
