@@ -330,7 +330,11 @@ def compile_program(text: str, hyperparameters: tuple[str, ...] = ("lr",)) -> Pr
             tree = ast.parse(text, mode="exec")
     except SyntaxError as e:
         msg = str(e.msg).splitlines()[0] if e.msg else "invalid syntax"
-        raise ProgramError(f"cannot read this line: {msg}", e.lineno or len(numbered), e.offset or 1) from None
+        line, col = e.lineno or len(numbered), e.offset or 1
+        if isinstance(e, IndentationError) and line <= len(text.split("\n")):  # point at the line's first character
+            source = text.split("\n")[line - 1]
+            col = len(source) - len(source.lstrip()) + 1
+        raise ProgramError(f"cannot read this line: {msg}", line, col) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         raise ProgramError("the program is nested too deeply", 1, 1) from None
     return _Compiler(tuple(hyperparameters), text.split("\n")).program(text, tree)
