@@ -111,9 +111,175 @@ class _WorkCap(Exception):
     """Raised inside the closure when a run has used its closure-work budget."""
 
 
+def _point_access(params: list[torch.Tensor], spec, grouped: bool) -> tuple[Callable[[], tuple[float, float]], Callable[[float, float], None]]:
+    """(read, write_grad): the point (x, y) held by the parameters, and how a gradient (gx, gy) is written into them."""
+    if grouped:
+        px, py = params
+        sx, sy = px.shape, py.shape
+
+        def read() -> tuple[float, float]:
+            return px.item(), py.item()
+
+        def write_grad(gx: float, gy: float) -> None:
+            px.grad = torch.tensor([gx], dtype=DTYPE).reshape(sx)
+            py.grad = torch.tensor([gy], dtype=DTYPE).reshape(sy)
+    elif spec.point_shape == "matrix":
+        (pxy,) = params
+
+        def read() -> tuple[float, float]:
+            x, y = pxy.detach().reshape(-1).tolist()
+            return x, y
+
+        def write_grad(gx: float, gy: float) -> None:
+            pxy.grad = torch.tensor([[gx, gy]], dtype=DTYPE)
+    else:
+        (pxy,) = params
+
+        def read() -> tuple[float, float]:
+            x, y = pxy.tolist()
+            return x, y
+
+        def write_grad(gx: float, gy: float) -> None:
+            pxy.grad = torch.tensor([gx, gy], dtype=DTYPE)
+    if not spec.sparse_grad:
+        return read, write_grad
+    dense_write = write_grad
+
+    def sparse_write(gx: float, gy: float) -> None:
+        dense_write(gx, gy)
+        for p in params:
+            p.grad = p.grad.to_sparse()
+
+    return read, sparse_write
+
+
+class _Closure:
+    """The closure handed to ``optimizer.step``: the loss at the parameters (plus step t's noise, as a plain loop adds
+    params · ξₜ), its gradient written into ``.grad``. It counts the step's calls and the run's closure work (LBFGS's
+    weighted by its stored history), raises _WorkCap past the cap, and keeps the step's first evaluation and, for
+    LBFGS, every point it probed."""
+
+    def __init__(self, read, write_grad, value_and_grad, noise: list | None, work_cap: float, lbfgs_state: dict | None,
+                 history: int):
+        self.read, self.write_grad, self.value_and_grad = read, write_grad, value_and_grad
+        self.noise, self.work_cap, self.lbfgs_state, self.history = noise, work_cap, lbfgs_state, history
+        self.work = 0.0
+        self.begin(0)
+
+    def begin(self, t: int) -> None:
+        """Before the step that uses noise row t (0-based)."""
+        self.t, self.calls, self.first, self.probes = t, 0, None, []
+
+    def __call__(self) -> float:
+        x, y = self.read()
+        f, gx, gy = self.value_and_grad(x, y)
+        fo = f
+        if self.noise is not None:
+            xi = self.noise[self.t]
+            fo = f + (x * xi[0] + y * xi[1])  # as torch sums (params · ξ) in a plain loop
+            gx += xi[0]
+            gy += xi[1]
+        self.write_grad(gx, gy)
+        if self.lbfgs_state is None:
+            self.work += 1.0
+        else:  # torch keeps the growing history in a local during step(): bound it by the calls so far
+            self.work += 1.0 + min(self.history, len(self.lbfgs_state.get("old_dirs", ())) + self.calls) / 8
+            self.probes.append([x, y])
+        if self.work > self.work_cap:
+            raise _WorkCap
+        if self.calls == 0:
+            self.first = (f, fo, gx, gy)
+        self.calls += 1
+        return fo
+
+
+class _Recorder:
+    """What a single run keeps: per step the lr and momentum of each group, the loss and gradient at the current point,
+    the closure's calls (and LBFGS's probes), the new point and ``optimizer.state``; and why it stopped."""
+
+    def __init__(self, start: list[float], probes: bool):
+        self.positions = [start]
+        self.losses: list[float] = []
+        self.grads: list[list[float]] = []
+        self.lrs: list[list[float]] = []
+        self.moms: list[list[float]] = []
+        self.evals: list[int] = []
+        self.state_rows: list[dict[str, list[float]]] = []
+        self.probes: list[list[list[float]]] | None = [] if probes else None
+        self.diverged_at: int | None = None
+        self.message = ""
+
+    @staticmethod
+    def hyper(groups: list[dict]) -> tuple[list[float], list[float]]:
+        """Each group's lr and momentum/β₁ as the coming step uses them."""
+        return [float(g["lr"]) for g in groups], [math.nan if (m := momentum_of(g)) is None else m for g in groups]
+
+    def record_step(self, hyper: tuple[list[float], list[float]], loss: float, grad: list[float], calls: int, probes: list,
+                    point: list[float]) -> None:
+        """A step that went through: the lr and momentum it used, the loss and gradient where it started (the first
+        evaluation, without noise), its closure calls, the new point."""
+        self.losses.append(loss)
+        self.lrs.append(hyper[0])
+        self.moms.append(hyper[1])
+        self.grads.append(grad)
+        self.evals.append(calls)
+        if self.probes is not None:
+            self.probes.append(probes)
+        self.positions.append(point)
+
+    def record_state(self, row: dict[str, list[float]]) -> None:
+        """optimizer.state after the step, one value per coordinate."""
+        self.state_rows.append(row)
+
+    def stop(self, at: int, reason: str) -> None:
+        """The run ends early: ``diverged_at`` and the reason, in words."""
+        self.diverged_at, self.message = at, reason
+
+    def trace(self, config: Config, value_and_grad, warnings_seen: list[str], seconds: float) -> Trace:
+        """The typed record of what was kept, with the loss at the point where the run ended."""
+        m = len(self.positions) - 1
+        losses = [*self.losses, value_and_grad(*self.positions[-1])[0]]
+        names = sorted({k for r in self.state_rows for k in r})
+        state = {k: np.array([r.get(k, [math.nan, math.nan]) for r in self.state_rows], dtype=np.float64).reshape(m, 2)
+                 for k in names}
+        g = len(config.group_names)
+        return Trace(
+            config=config, groups=config.group_names,
+            positions=np.array(self.positions, dtype=np.float64), losses=np.array(losses, dtype=np.float64),
+            grads=np.array(self.grads, dtype=np.float64).reshape(m, 2),
+            lrs=np.array(self.lrs, dtype=np.float64).reshape(m, g), momentums=np.array(self.moms, dtype=np.float64).reshape(m, g),
+            state=state, evaluations=np.array(self.evals, dtype=np.int64), diverged_at=self.diverged_at,
+            message=self.message or f"{m} steps, final loss {losses[-1]:.6g}", warnings=tuple(dict.fromkeys(warnings_seen)),
+            probes=None if self.probes is None else [np.array(p, dtype=np.float64).reshape(-1, 2) for p in self.probes],
+            seconds=seconds,
+        )
+
+
+def _state_row(opt: torch.optim.Optimizer, params: list[torch.Tensor], grouped: bool) -> dict[str, list[float]]:
+    """optimizer.state per coordinate: with groups each fills its own coordinate, and an entry a group lacks stays NaN."""
+    if not grouped:
+        return {k: vec for k, v in opt.state[params[0]].items() if (vec := _state_vector(v, 2)) is not None}
+    row: dict[str, list[float]] = {}
+    for i, p in enumerate(params):
+        for k, v in opt.state[p].items():
+            vec = _state_vector(v, 1)
+            if vec is not None:
+                row.setdefault(k, [math.nan, math.nan])[i] = vec[0]
+    return row
+
+
+def _left(surface, x: float, y: float, cx: float, cy: float, far: float) -> str:
+    """Why the new point ends the run ('' if it doesn't): not finite, or far outside the plotted domain."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return f"the new point is not finite ({x:.3g}, {y:.3g})"
+    if abs(x - cx) > far or abs(y - cy) > far:
+        return (f"the point ({x:.3g}, {y:.3g}) left the plotted domain by more than {FAR:g}× its width"
+                + ("" if surface.bounded_below else " (this surface is unbounded below)"))
+    return ""
+
+
 def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> Trace:
     t0 = time.perf_counter()
-    work_cap = MAX_CLOSURE_WORK * share  # read at call time, so a test can lower the cap
     spec = config.optimizer_spec
     surface = surface_of(config)
     lbfgs = spec.name == "LBFGS"
@@ -121,175 +287,53 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
     n = config.steps
     start = starts_of(config)
     noise = noise_of(config)
-    noise = None if noise is None else noise.tolist()
     cx, cy, far = _far_limit(surface)
-    sparse = spec.sparse_grad
     grouped = config.optimizer.groups is not None
+    rec = _Recorder(list(map(float, start[0])), probes=lbfgs)
 
-    positions = [list(map(float, start[0]))]
-    losses: list[float] = []
-    grads: list[list[float]] = []
-    lrs: list[list[float]] = []
-    moms: list[list[float]] = []
-    evals: list[int] = []
-    state_rows: list[dict[str, list[float]]] = []
-    probes: list[list[list[float]]] | None = [] if lbfgs else None
-    diverged_at = None
-    message = ""
-    caught: list[str] = []
-
-    with warnings.catch_warnings(record=True) as wlist:
+    with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         params, opt = make_optimizer(config, torch.as_tensor(start, dtype=DTYPE))
         sch, sched_step = scheduler_stepper(config, opt)
         groups = opt.param_groups
-        shapes = [p.shape for p in params]
-
-        if grouped:
-            px, py = params
-
-            def read() -> tuple[float, float]:
-                return px.item(), py.item()
-
-            def write_grad(gx: float, gy: float) -> None:
-                px.grad = torch.tensor([gx], dtype=DTYPE).reshape(shapes[0])
-                py.grad = torch.tensor([gy], dtype=DTYPE).reshape(shapes[1])
-        elif spec.point_shape == "matrix":
-            (pxy,) = params
-
-            def read() -> tuple[float, float]:
-                x, y = pxy.detach().reshape(-1).tolist()
-                return x, y
-
-            def write_grad(gx: float, gy: float) -> None:
-                pxy.grad = torch.tensor([[gx, gy]], dtype=DTYPE)
-        else:
-            (pxy,) = params
-
-            def read() -> tuple[float, float]:
-                x, y = pxy.tolist()
-                return x, y
-
-            def write_grad(gx: float, gy: float) -> None:
-                pxy.grad = torch.tensor([gx, gy], dtype=DTYPE)
-
-        if sparse:
-            plain_write = write_grad
-
-            def write_grad(gx: float, gy: float) -> None:
-                plain_write(gx, gy)
-                for p in params:
-                    p.grad = p.grad.to_sparse()
-
-        current: dict[str, Any] = {"work": 0.0}
-        lbfgs_state = opt.state[params[0]] if lbfgs else {}
-        history = groups[0].get("history_size", 0)
-
-        def closure():
-            x, y = read()
-            f, gx, gy = vg(x, y)
-            fo = f
-            if noise is not None:
-                xi = noise[current["t"]]
-                fo = f + (x * xi[0] + y * xi[1])  # as torch sums (params · ξ) in a plain loop
-                gx += xi[0]
-                gy += xi[1]
-            write_grad(gx, gy)
-            if lbfgs:  # torch keeps the growing history in a local during step(): bound it by the calls so far
-                current["work"] += 1.0 + min(history, len(lbfgs_state.get("old_dirs", ())) + current["calls"]) / 8
-            else:
-                current["work"] += 1.0
-            if current["work"] > work_cap:
-                raise _WorkCap
-            if current["calls"] == 0:
-                current["first"] = (f, fo, gx, gy)
-            current["calls"] += 1
-            if probes is not None:
-                current["probes"].append([x, y])
-            return fo
-
+        read, write_grad = _point_access(params, spec, grouped)
+        closure = _Closure(read, write_grad, vg, None if noise is None else noise.tolist(),
+                           MAX_CLOSURE_WORK * share,  # read at call time, so a test can lower the cap
+                           opt.state[params[0]] if lbfgs else None, groups[0].get("history_size", 0))
         every = max(1, n // 100)
         for t in range(1, n + 1):
-            lrs.append([float(g["lr"]) for g in groups])
-            moms.append([math.nan if (m := momentum_of(g)) is None else m for g in groups])
-            current.update(t=t - 1, calls=0, probes=[])
+            hyper = rec.hyper(groups)
+            closure.begin(t - 1)
             try:
                 opt.step(closure)
             except _WorkCap:
-                diverged_at = t
-                message = (f"stopped at step {t}: the run reached optviz's cap on closure evaluations (each LBFGS "
-                           "step() may call the closure max_eval times; lower max_iter, history_size or steps)")
-                lrs.pop(), moms.pop()
+                rec.stop(t, f"stopped at step {t}: the run reached optviz's cap on closure evaluations (each LBFGS "
+                            "step() may call the closure max_eval times; lower max_iter, history_size or steps)")
                 break
             except Exception as e:  # torch refused mid-run: end cleanly with its message
-                diverged_at, message = t, f"torch stopped at step {t}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                lrs.pop(), moms.pop()
+                rec.stop(t, f"torch stopped at step {t}: {_error_line(e)}")
                 break
-            f, fo, gx, gy = current["first"]
-            losses.append(f)
+            f, fo, gx, gy = closure.first
             if not (math.isfinite(fo) and math.isfinite(gx) and math.isfinite(gy)):
-                diverged_at = t
-                message = f"diverged at step {t}: the loss or gradient at the current point is not finite (loss {fo:.3g}, gradient ({gx:.3g}, {gy:.3g}))"
-                lrs.pop(), moms.pop()
+                rec.stop(t, f"diverged at step {t}: the loss or gradient at the current point is not finite "
+                            f"(loss {fo:.3g}, gradient ({gx:.3g}, {gy:.3g}))")
                 break
-            grads.append([gx, gy])
-            evals.append(current["calls"])
-            if probes is not None:
-                probes.append(current["probes"])
             x, y = read()
-            if not (math.isfinite(x) and math.isfinite(y)):
-                diverged_at, message = t, f"diverged at step {t}: the new point is not finite ({x:.3g}, {y:.3g})"
-            elif abs(x - cx) > far or abs(y - cy) > far:
-                diverged_at = t
-                message = (f"diverged at step {t}: the point ({x:.3g}, {y:.3g}) left the plotted domain by more than "
-                           f"{FAR:g}× its width" + ("" if surface.bounded_below else " (this surface is unbounded below)"))
-            if diverged_at is not None:
-                grads.pop(), evals.pop(), lrs.pop(), moms.pop()
-                if probes is not None:
-                    probes.pop()
+            if why := _left(surface, x, y, cx, cy, far):
+                rec.stop(t, f"diverged at step {t}: {why}")
                 break
-            positions.append([x, y])
-            if grouped:  # each group fills its own coordinate; an entry a group lacks stays NaN there
-                row: dict[str, list[float]] = {}
-                for i, p in enumerate(params):
-                    for k, v in opt.state[p].items():
-                        vec = _state_vector(v, 1)
-                        if vec is not None:
-                            row.setdefault(k, [math.nan, math.nan])[i] = vec[0]
-            else:
-                row = {k: vec for k, v in opt.state[pxy].items() if (vec := _state_vector(v, 2)) is not None}
-            state_rows.append(row)
+            rec.record_step(hyper, f, [gx, gy], closure.calls, closure.probes, [x, y])
+            rec.record_state(_state_row(opt, params, grouped))
             try:
                 sched_step(t, fo)
             except Exception as e:  # torch's scheduler refused mid-run (e.g. StepLR(step_size=0)): keep the steps made
-                diverged_at, message = t + 1, f"torch's lr scheduler stopped after step {t}: {_error_line(e)}"
+                rec.stop(t + 1, f"torch's lr scheduler stopped after step {t}: {_error_line(e)}")
                 break
             if on_step is not None and (t % every == 0 or t == n):
                 on_step(t, n)
-        caught = [str(w.message).splitlines()[0] for w in wlist]
-
-    m = len(positions) - 1
-    losses = losses[: m + 1]
-    if len(losses) < m + 1:
-        x, y = positions[-1]
-        losses.append(vg(x, y)[0])
-    names = sorted({k for r in state_rows for k in r})
-    state = {k: np.array([r.get(k, [math.nan, math.nan]) for r in state_rows], dtype=np.float64).reshape(m, 2)
-             for k in names}
-    if not message:
-        message = f"{m} steps, final loss {losses[-1]:.6g}"
+        caught = [str(w.message).splitlines()[0] for w in seen]
     del sch
-    return Trace(
-        config=config, groups=config.group_names,
-        positions=np.array(positions, dtype=np.float64), losses=np.array(losses, dtype=np.float64),
-        grads=np.array(grads, dtype=np.float64).reshape(m, 2),
-        lrs=np.array(lrs, dtype=np.float64).reshape(m, len(config.group_names)),
-        momentums=np.array(moms, dtype=np.float64).reshape(m, len(config.group_names)),
-        state=state, evaluations=np.array(evals, dtype=np.int64), diverged_at=diverged_at, message=message,
-        warnings=tuple(dict.fromkeys(caught)),
-        probes=None if probes is None else [np.array(p, dtype=np.float64).reshape(-1, 2) for p in probes],
-        seconds=time.perf_counter() - t0,
-    )
+    return rec.trace(config, vg, caught, time.perf_counter() - t0)
 
 
 def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] | None) -> Trace:
