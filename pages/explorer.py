@@ -9,7 +9,7 @@ from optviz.ui import present
 from optviz.ui.controls import config_controls, set_start, start_key, step_buttons
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
-from optviz.ui.urlstate import hidden_controls, read_config, remember_query, write_config
+from optviz.ui.urlstate import hidden_controls, read_config, remember_query, url_tabs, write_config
 
 inside_navigation()
 present.start()
@@ -91,7 +91,7 @@ def figure_tabs(config, trace) -> None:
     key = config.key()
     kinds = [k for k in TABS if k != "evaluations" or int(trace.evaluations.max(initial=1)) > 1]
     tab = view.view_option(KEY, "tab", kinds, "loss")
-    tabs = st.tabs([TABS[k] for k in kinds], key=f"{KEY}.tab", on_change="rerun", default=TABS[tab])
+    tabs = url_tabs([TABS[k] for k in kinds], f"{KEY}.tab", TABS[tab])
     for kind, box in zip(kinds, tabs, strict=True):
         if not box.open:
             continue

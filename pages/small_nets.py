@@ -12,6 +12,7 @@ from optviz.ui.explorer_view import md
 from optviz.ui.net_controls import compare_controls, net_controls
 from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, tab_from_query, write_state
 from optviz.ui.routing import inside_navigation
+from optviz.ui.urlstate import url_tabs
 
 inside_navigation()
 present.start()
@@ -70,7 +71,7 @@ for r in runs:
         st.caption(f"torch warned: {md(w)}")
 
 tab_names = list(TABS)
-tabs = st.tabs([TABS[k] for k in tab_names], key=f"{KEY}.tab", on_change="rerun", default=TABS[tab])
+tabs = url_tabs([TABS[k] for k in tab_names], f"{KEY}.tab", TABS[tab])
 for kind, box in zip(tab_names, tabs, strict=True):
     if not box.open:
         continue

@@ -178,6 +178,16 @@ def hidden_controls() -> set[str]:
     return {h.strip() for h in raw[:500].split(",") if h.strip()}
 
 
+def url_tabs(labels: list[str], key: str, label: str):
+    """st.tabs that open ``label`` (the tab the URL names) when the page opens, then follow the learner's clicks.
+
+    The URL's tab is put in session state, not passed as ``default=``: a widget's identity includes its default, so a
+    default read from the URL the previous run wrote makes a new widget after every click, and that click is lost."""
+    open_now = st.session_state.get(key)
+    st.session_state[key] = open_now if open_now in labels else label     # kept when the tabs change (LBFGS adds one)
+    return st.tabs(labels, key=key, on_change="rerun")
+
+
 # -- presentation mode: a switch of the session, not of one page --------------------------------------------------
 
 def read_present() -> bool:
