@@ -8,7 +8,7 @@ from optviz.core.optimizers import OPTIMIZERS
 from optviz.core.schedulers import SCHEDULERS
 from optviz.core.specs import ConfigError
 from optviz.core.surfaces import SURFACES
-from optviz.figures.lessons import overlay_figure, schedule_figure
+from optviz.figures.lessons import epoch_line_stride, overlay_figure, schedule_figure
 from optviz.lessons.schedlab import (
     LAB_OPTIMIZERS,
     MAX_GROUPS,
@@ -126,11 +126,13 @@ if st.query_params.get("lab", "") != query:
 
 st.plotly_chart(present.fit(schedule_figure([per_epoch, per_batch], log_y), notes=bool(url_warning)), width="stretch", key="lab.figure", theme=None)
 k = min(epochs, 3)
+stride = epoch_line_stride(epochs, spe)
+lines = {None: "", 1: " Dotted lines mark the epochs."}.get(stride, f" Dotted lines mark every {stride}th epoch.")
 st.markdown(
     f"**Per epoch vs per batch.** After {k} epoch{'s' if k > 1 else ''} (optimizer step {k * spe}), group 0 runs at "
     f"lr **{per_epoch.lrs[min(k * spe, per_epoch.steps - 1), 0]:.4g}** when the scheduler steps once per epoch and at "
     f"**{per_batch.lrs[min(k * spe, per_batch.steps - 1), 0]:.4g}** when it steps every batch: the schedule's clock "
-    f"ticks {spe}× faster. Dotted lines mark the epochs.")
+    f"ticks {spe}× faster.{lines}")
 for note in dict.fromkeys(per_epoch.notes + per_batch.notes):
     (st.warning if note.startswith(("torch", "building")) else st.info)(f"Note: {note}")
 

@@ -85,15 +85,27 @@ def _has_momentum(s) -> bool:
     return bool(np.isfinite(m).any()) and (s.setup.spec.cycles_momentum or float(np.nanmax(m) - np.nanmin(m)) > 0)
 
 
+MAX_EPOCH_LINES = 30
+
+
+def epoch_line_stride(epochs: int, steps_per_epoch: int) -> int | None:
+    """Every how many epochs schedule_figure draws a dotted line: 1, or a round 2, 5, 10, … that keeps the lines at
+    MAX_EPOCH_LINES or fewer; None when there is no line to draw (one epoch) or an epoch is a single step."""
+    if epochs <= 1 or steps_per_epoch <= 1:
+        return None
+    return next(k for m in (1, 10, 100, 1000) for k in (m, 2 * m, 5 * m) if epochs // k <= MAX_EPOCH_LINES)
+
+
 def _epoch_lines(s, log_y: bool) -> go.Scatter | None:
     """Dotted lines between epochs spanning the lr data, as one trace (shapes or add_vline per line are slow)."""
     spe, n = s.setup.steps_per_epoch, s.steps
     lrs = s.lrs[np.isfinite(s.lrs) & ((s.lrs > 0) if log_y else True)]
-    if spe <= 1 or n // spe > 20 or lrs.size == 0:
+    stride = epoch_line_stride(n // max(spe, 1), spe)
+    if stride is None or lrs.size == 0:
         return None
     lo, hi = float(lrs.min()), float(lrs.max())
     xs, ys = [], []
-    for e in range(spe, n, spe):
+    for e in range(stride * spe, n, stride * spe):
         xs += [e + 0.5, e + 0.5, None]
         ys += [lo, hi, None]
     return go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#c8c8c8", width=1, dash="dot"), hoverinfo="skip",
@@ -135,13 +147,13 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
                                          name=f"momentum / β₁, group {g}", legendgroup=f"m{g}", showlegend=c == 1,
                                          line=dict(color=GROUP_COLOURS[g], width=2, dash=GROUP_DASH[g])),
                               row=r, col=c)
-            fig.update_yaxes(title_text="momentum / β₁" if c == 1 else None, row=r, col=c)
+            fig.update_yaxes(title_text="momentum / β₁", row=r, col=c)
             r += 1
         if loss:
             fig.add_trace(go.Scatter(x=steps, y=f32(s.losses), mode="lines", name="loss it watches", showlegend=c == 1,
                                      line=dict(color="#555", width=1.5)), row=r, col=c)
-            fig.update_yaxes(title_text="loss" if c == 1 else None, row=r, col=c)
-        fig.update_yaxes(title_text="lr" if c == 1 else None, type="log" if log_y else "linear", row=1, col=c)
+            fig.update_yaxes(title_text="loss", row=r, col=c)
+        fig.update_yaxes(title_text="lr", type="log" if log_y else "linear", row=1, col=c)
         fig.update_xaxes(title_text="optimizer step", row=rows, col=c)
     app_layout(fig, "lr during each optimizer step (a point at step t is the lr that step t used)",
             height or 320 + 200 * rows)
