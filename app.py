@@ -15,6 +15,7 @@ PAGES = [
     ("explorer.py", "Trajectory Explorer", ":material/explore:", "Surfaces"),
     ("race.py", "Optimizer Race", ":material/sports_score:", "Surfaces"),
     ("inside_step.py", "Inside optimizer.step()", ":material/biotech:", "The seed's lessons"),
+    ("custom_step.py", "Write your own step()", ":material/edit_note:", "The seed's lessons"),
     ("scheduler_lab.py", "Scheduler Lab", ":material/calendar_month:", "The seed's lessons"),
     ("pitfalls.py", "Pitfalls Lab", ":material/warning:", "The seed's lessons"),
     ("small_nets.py", "Small Nets", ":material/psychology:", "Networks"),

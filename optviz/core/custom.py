@@ -489,7 +489,7 @@ class _Compiler:
             close = difflib.get_close_matches(n, known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             self.fail(f"unknown name '{n}'; {hint}a program reads p, g, t, its hyperparameters "
-                      f"({', '.join(self.hyper)}; give a new one a value in the options) and the names it assigns", node)
+                      f"({', '.join(self.hyper)}; give a new one a value with the others) and the names it assigns", node)
         if n in self.hyper and n not in self.reads:
             self.reads.append(n)
         self.used.append(n)

@@ -277,7 +277,7 @@ ELEMENTWISE = tuple(k for k, s in OPTIMIZERS.items() if s.elementwise)
 CUSTOM_SPEC = OptimizerSpec(
     "custom", CUSTOM, (LR,),
     "Your own step(): a program of per-coordinate assignments, run as a real torch.optim.Optimizer.",
-    (_lr_rule(),), colour="#6b6ecf", own_class=CustomOptimizer,
+    (_lr_rule(),), colour="#e7298a", own_class=CustomOptimizer,
     note="Its hyperparameters are the numbers given in its options; its state is every name its program assigns.",
     update_rule=r"p \leftarrow \text{your program}(p, g, t, \text{lr}, \dots)",
 )

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optviz.core.config import Config, parse_config
-from optviz.core.custom import CUSTOM
+from optviz.core.custom import CUSTOM, MAX_HYPERPARAMETERS
 from optviz.core.engine import run
 from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.specs import ConfigError
 from optviz.core.trace import Trace
 
 TOLERANCE = 1e-9        # equal: every difference at most this (relative to the value where it is above 1)
@@ -271,6 +272,32 @@ def check_exercise(exercise: Exercise, program: str, options: dict | None = None
     return comparison(config, exercise.compare, exercise.fixed)[2]
 
 
+def numbers_text(options: dict) -> str:
+    """Hyperparameters as the page's one-line field: ``lr = 0.001, momentum = 0.9``."""
+    return ", ".join(f"{k} = {v:g}" for k, v in options.items())
+
+
+def parse_numbers(text: str) -> dict:
+    """``lr = 0.001, momentum = 0.9`` (commas or line breaks) as {name: number}; ConfigError names what is wrong."""
+    out: dict = {}
+    items = [t.strip() for t in str(text)[:1000].replace("\n", ",").split(",") if t.strip()]
+    if len(items) > MAX_HYPERPARAMETERS:
+        raise ConfigError("hyperparameters", f"at most {MAX_HYPERPARAMETERS} numbers")
+    for item in items:
+        name, eq, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name or not value:
+            raise ConfigError("hyperparameters", f"write each as name = number, e.g. lr = 0.01 (got {item[:40]!r})")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError("hyperparameters", f"{name[:40]} = {value[:40]} is not a number") from None
+        if not math.isfinite(number):
+            raise ConfigError("hyperparameters", f"{name[:40]} must be a finite number")
+        out[name] = number
+    return out
+
+
 def template_of(program: str) -> Template | None:
     """The template a program is (its text, ignoring blank space at the ends), if any."""
     return next((t for t in TEMPLATES.values() if t.program.strip() == program.strip()), None)
@@ -278,4 +305,4 @@ def template_of(program: str) -> Template | None:
 
 __all__ = ["COMPARABLE", "Comparison", "DEFAULT_PROBLEM", "DEFAULT_STEPS", "EXERCISES", "Exercise", "Mismatch",
            "TEMPLATES", "TOLERANCE", "Template", "check_exercise", "compare", "comparison", "custom_config", "difference",
-           "template_of", "torch_config", "torch_options"]
+           "numbers_text", "parse_numbers", "template_of", "torch_config", "torch_options"]
