@@ -89,7 +89,14 @@ with st.sidebar:
 exercise = EXERCISES.get(st.session_state.get(f"{K}.exercise") or "")
 if exercise is not None:
     st.info(f"**Exercise — {exercise.title}.** {exercise.task}", icon=":material/school:")
-left, right = st.columns([3, 2])
+# on a projector the editor and the paths sit side by side under the verdict; on a laptop one above the other
+if present.on():
+    verdict = st.container()
+    edit, show = st.columns([2, 3])
+    left = right = edit
+else:
+    edit, verdict, show = st.container(), st.container(), st.container()
+    left, right = edit.columns([3, 2])
 program = left.text_area("your step(), one assignment per line", key=f"{K}.program", height=190, max_chars=2000,
                          help="Ctrl+Enter (⌘+Enter) runs it.")
 numbers = right.text_input("your numbers (hyperparameters)", key=f"{K}.numbers", max_chars=1000,
@@ -103,7 +110,7 @@ try:
     config = custom_config(program, parse_numbers(numbers), {"surface": surf, "start": start}, steps)
 except ConfigError as e:
     where = "your numbers" if e.field == "hyperparameters" or e.field.startswith("optimizer.options") else "your program"
-    st.error(f"**{where} can't run** — {view.md(e.message)}", icon=":material/block:")
+    verdict.error(f"**{where} can't run** — {view.md(e.message)}", icon=":material/block:")
     st.stop()
 t = template_of(program)
 fixed = exercise.fixed if exercise and exercise.compare == compare else t.fixed if t and t.compare == compare else {}
@@ -113,25 +120,26 @@ st.session_state[f"{K}.seen"] = (qp.get("cfg"), qp.get("exercise"), qp.get("comp
 try:
     mine, theirs, result = cached_comparison(config.key(), compare, json.dumps(fixed, sort_keys=True), label)
 except ConfigError as e:
-    st.error(f"**torch.optim.{compare} can't run with these numbers** — {view.md(e.message)}", icon=":material/block:")
+    verdict.error(f"**torch.optim.{compare} can't run with these numbers** — {view.md(e.message)}", icon=":material/block:")
     st.stop()
 
 # -- the verdict, the two paths, the difference per step, the state ------------------------------------------------
 if result.equal:
-    st.success(f"✓ {result.verdict[0].upper() + result.verdict[1:]}." + (" **Exercise solved.**" if exercise else ""),
+    verdict.success(f"✓ {result.verdict[0].upper() + result.verdict[1:]}." + (" **Exercise solved.**" if exercise else ""),
                icon=":material/check_circle:")
 else:
     hint = f" **Hint:** {exercise.hint}" if exercise and exercise.compare == compare else ""
-    st.error(f"✗ {view.md(result.verdict[0].upper() + result.verdict[1:])}.{hint}", icon=":material/difference:")
+    verdict.error(f"✗ {view.md(result.verdict[0].upper() + result.verdict[1:])}.{hint}", icon=":material/difference:")
 if t is not None and t.note:
-    st.caption(t.note)
+    verdict.caption(t.note)
 if mine.diverged_at is not None:
-    st.warning(f"Your run: {view.md(mine.message)}.", icon=":material/warning:")
+    verdict.warning(f"Your run: {view.md(mine.message)}.", icon=":material/warning:")
 
 paths = [figures.Path(theirs, f"torch.optim.{compare}", OPTIMIZERS[compare].colour),
          figures.Path(mine, "your step()", CUSTOM_SPEC.colour, dash="dash")]
 contour = figures.contour_with_paths(view.contour_base(config, 0), paths, animate=True, arrows=False, surface=surface(config))
-st.plotly_chart(present.fit(contour, notes=1), width="stretch", key=f"{K}.contour", theme=None)
+boxes = 1 + (exercise is not None) + bool(warning) + (mine.diverged_at is not None)     # the verdict and notes above it
+show.plotly_chart(present.fit(contour, notes=boxes), width="stretch", key=f"{K}.contour", theme=None)
 st.plotly_chart(difference_figure(result), width="stretch", key=f"{K}.difference", theme=None)
 st.caption("The difference is |yours − torch's| (relative where the value is above 1), over the point and every state entry "
            f"both optimizers keep under the same name ({', '.join(result.compared) or 'none here'}).")

@@ -11,7 +11,7 @@ from .conftest import app_pages
 SCREEN = {"width": 1280, "height": 720}
 
 # the main figure of each page: the element key of its st.plotly_chart (Streamlit's class st-key-<key, dots as ->)
-MAIN_FIGURE = {"": "home-contour", "explorer": "ex-contour", "race": "race-contour", "inside_step": "inside-contour",
+MAIN_FIGURE = {"": "home-contour", "explorer": "ex-contour", "race": "race-contour", "inside_step": "inside-contour", "custom_step": "custom-contour",
                "scheduler_lab": "lab-figure", "pitfalls": "pitfalls-figure", "small_nets": "nets-boundary",
                "quadratic_lab": "ql-plane", "sweeps": "sw-heat"}
 
