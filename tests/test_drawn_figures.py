@@ -3,6 +3,7 @@ Scheduler Lab's text names the epoch lines its figure draws."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -41,3 +42,51 @@ def test_scheduler_lab_says_which_epoch_lines_it_draws(epochs, said):
         assert min(xs) == stride * 4 + 0.5          # the first line sits between epoch `stride` and the next
     untitled = [k for k, t in titled_axes(fig["layout"]).items() if not t and k.startswith("yaxis") and shown(fig["layout"], k)]
     assert not untitled, f"untitled y axes: {untitled}"
+
+
+# -- Quadratic Lab ---------------------------------------------------------------------------------------------------
+
+def quadratic_run(steps: int, center=(0.0, 0.0)):
+    from optviz.core.config import parse_config
+    from optviz.core.engine import run
+    from optviz.lessons.theory import analyse_run
+    config = parse_config({"problem": {"surface": "quadratic", "start": [-2.5, 2.0],
+                                       "options": {"eigenvalues": [1.0, 10.0], "angle": 30.0, "center": list(center)}},
+                           "optimizer": {"name": "SGD", "options": {"lr": 0.1, "momentum": 0.5}}, "steps": steps})
+    return analyse_run(run(config), (1.0, 10.0), 30.0, center)
+
+
+def drawn(fig, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A trace's points that a log y axis draws."""
+    t = next(t for t in fig.data if t.name == name)
+    x, y = np.asarray(t.x, dtype=float), np.asarray(t.y, dtype=float)
+    ok = np.isfinite(y) & (y > 0)
+    return x[ok], y[ok]
+
+
+@pytest.mark.parametrize("steps, center", [(200, (0.0, 0.0)), (200, (1.0, -0.5)), (30, (0.0, 0.0))])
+def test_quadratic_rate_figure_shows_every_point_it_draws(steps, center):
+    from optviz.figures.theory import PRECISION, rate_figure
+    qr = quadratic_run(steps, center)
+    fig = rate_figure(qr)
+    (y0, y1), (x0, x1) = fig.layout.yaxis.range, fig.layout.xaxis.range
+    x, y = drawn(fig, "torch: ‖w_k − c‖")
+    assert y0 <= np.log10(y).min() and np.log10(y).max() <= y1, "torch's run leaves the y range"
+    assert x0 <= x.min() and x.max() <= x1, "torch's run leaves the x range"
+    assert x.max() >= 0.85 * x1, f"the run ends at step {x.max():g} of an axis to {x1}: the right of the plot is empty"
+    floor = qr.distances[0] * PRECISION
+    for t in fig.data:
+        ys = np.asarray(t.y, dtype=float)
+        assert not (ys[np.isfinite(ys)] < floor * (1 - 1e-6)).any(), f"{t.name} is drawn below the floor"
+    said = " ".join(a.text for a in fig.layout.annotations)
+    lowest = min(np.nanmin(qr.distances), np.nanmin(np.abs(qr.errors[:int(x.max()) + 1])))
+    if lowest < floor:
+        assert "curves stop" in said and y0 <= np.log10(floor) <= y1
+    else:
+        assert "curves stop" not in said and y0 <= np.log10(lowest)
+
+
+def test_quadratic_phase_figure_titles_both_y_axes():
+    from optviz.figures.theory import phase_figure
+    layout = phase_figure(quadratic_run(20)).to_plotly_json()["layout"]
+    assert {k for k, t in titled_axes(layout).items() if not t} == set()

@@ -133,7 +133,7 @@ def phase_figure(qr: QuadraticRun, height: int = 460) -> go.Figure:
                                  hovertemplate="step %{pointNumber}<br>error %{x:.4g}<br>α·buffer %{y:.4g}<extra></extra>"),
                       row=1, col=i + 1)
         fig.update_xaxes(title=f"error x along q{i + 1}", row=1, col=i + 1)
-        fig.update_yaxes(title="step α · buffer y" if i == 0 else None, row=1, col=i + 1)
+        fig.update_yaxes(title=f"step α · buffer y along q{i + 1}", row=1, col=i + 1)
     app_layout(fig, "phase diagrams: the step the buffer makes vs the error, per eigen-direction", height)
     _legend_below(fig, -0.2)
     return fig
@@ -148,37 +148,58 @@ def _roots(qr: QuadraticRun, i: int) -> str:
     return "complex roots: spiral" if disc < 0 else "real roots"
 
 
+PRECISION = 1e-16      # float64 keeps ~16 digits: below this fraction of the start distance the curves stop
+
+
 def rate_figure(qr: QuadraticRun, height: int = 420) -> go.Figure:
-    """‖w_k − c‖ on a log axis: torch's run, the theory's prediction, and the lines of the predicted and observed rates."""
+    """‖w_k − c‖ on a log axis: torch's run, the theory's prediction, and the lines of the predicted and observed rates.
+    Every curve stops at PRECISION × the start distance, and the x axis where torch's run stays below it: there a
+    minimum away from the origin is only reached to rounding, and the decay towards one at the origin goes on for
+    decades that show nothing new."""
     k = np.arange(len(qr.distances))
     d0 = qr.distances[0]
+    floor = d0 * PRECISION if np.isfinite(d0) and d0 > 0 else 0.0
+    reached = np.nonzero(np.isfinite(qr.distances) & (qr.distances < floor))[0]
+
+    def above(y: np.ndarray) -> np.ndarray:
+        """The curve where it is above the floor; NaN (not drawn) below it."""
+        y = f32(y)
+        return np.where(y >= floor, y, np.nan)
+
     fig = go.Figure()
     for i, dash in enumerate(("dot", "dashdot")):
-        fig.add_trace(go.Scatter(x=k, y=f32(np.abs(qr.errors[:, i])), mode="lines", opacity=0.7,
+        fig.add_trace(go.Scatter(x=k, y=above(np.abs(qr.errors[:, i])), mode="lines", opacity=0.7,
                                  line=dict(width=1, dash=dash, color="#9467bd"), name=f"|error along q{i + 1}|"))
     pred = np.hypot(qr.predicted_errors[:, 0], qr.predicted_errors[:, 1])
-    fig.add_trace(go.Scatter(x=k, y=f32(pred), mode="lines", line=dict(color=PREDICTED, width=5), opacity=0.3,
+    fig.add_trace(go.Scatter(x=k, y=above(pred), mode="lines", line=dict(color=PREDICTED, width=5), opacity=0.3,
                              name="theory: ‖R^k e₀‖"))
-    fig.add_trace(go.Scatter(x=k, y=f32(qr.distances), mode="lines", line=dict(color=SGD_COLOUR, width=2.5),
+    fig.add_trace(go.Scatter(x=k, y=above(qr.distances), mode="lines", line=dict(color=SGD_COLOUR, width=2.5),
                              name="torch: ‖w_k − c‖"))
     # the rate lines pass through the run halfway along its fitted part, so their slopes can be compared with it
-    above = np.nonzero(np.isfinite(qr.distances) & (qr.distances > d0 * 1e-11))[0]
-    m = int(above[-1]) // 2 if above.size else 0
+    fitted = np.nonzero(np.isfinite(qr.distances) & (qr.distances > d0 * 1e-11))[0]
+    m = int(fitted[-1]) // 2 if fitted.size else 0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        fig.add_trace(go.Scatter(x=k, y=f32(qr.distances[m] * qr.predicted_rate ** (k - m)), mode="lines",
+        fig.add_trace(go.Scatter(x=k, y=above(qr.distances[m] * qr.predicted_rate ** (k - m)), mode="lines",
                                  line=dict(color="#d62728", dash="dash", width=2),
                                  name=f"predicted rate {qr.predicted_rate:.5f}^k"))
         if np.isfinite(qr.observed):
-            fig.add_trace(go.Scatter(x=k, y=f32(qr.distances[m] * qr.observed ** (k - m)), mode="lines",
+            fig.add_trace(go.Scatter(x=k, y=above(qr.distances[m] * qr.observed ** (k - m)), mode="lines",
                                      line=dict(color="#2ca02c", dash="dot", width=2), name=f"observed rate {qr.observed:.5f}^k"))
-    finite = qr.distances[np.isfinite(qr.distances) & (qr.distances > 0)]
-    lo = max(float(finite.min()) if finite.size else 1e-16, d0 * 1e-16, 1e-300)
+    shown = np.nonzero(np.isfinite(qr.distances) & (qr.distances >= max(floor, 1e-300)))[0]
+    end = int(shown[-1]) if shown.size else len(k) - 1
+    # the y axis spans the run and its two directions (up to the x axis' end), from the floor at the lowest
+    data = np.concatenate([qr.distances[:end + 1], np.abs(qr.errors[:end + 1]).ravel()])
+    finite = data[np.isfinite(data) & (data > 0)]
+    lo = max(float(finite.min()) if finite.size else 1e-16, floor, 1e-300)
     hi = float(finite.max()) if finite.size else 1.0
     fig.update_yaxes(type="log", **log_ticks([lo / 10 ** 0.5, hi * 10 ** 0.5]), title="distance to the minimum",
                      range=[math.log10(lo) - 0.5, math.log10(hi) + 0.5])
-    shown = np.nonzero(np.isfinite(qr.distances) & (qr.distances > 0))[0]
-    end = int(shown[-1]) if shown.size else len(k) - 1
     fig.update_xaxes(title="step k", range=[0, max(1, min(len(k) - 1, math.ceil(1.1 * end)))])
+    if lo == floor:
+        fig.add_annotation(x=0, xref="x", y=math.log10(floor), yref="y", xanchor="left", yanchor="bottom", showarrow=False,
+                           text="10⁻¹⁶ × the start distance (float64's precision): the curves stop here"
+                                + (f"; torch's run first gets there at step {int(reached[0])}" if reached.size else ""),
+                           font=dict(size=12, color="#666"))
     app_layout(fig, f"predicted rate {qr.predicted_rate:.5f} vs observed {qr.observed:.5f}", height)
     _legend_below(fig, -0.22, 140)
     return fig
