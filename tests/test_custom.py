@@ -17,6 +17,7 @@ from optviz.__main__ import main
 from optviz.core import custom
 from optviz.core.codegen import generate_script
 from optviz.core.custom import CustomOptimizer, ProgramError, class_code, compile_program
+from optviz.core.surfaces import SURFACES
 from optviz.lessons.custom_step import (
     ADAM,
     EXERCISES,
@@ -87,6 +88,34 @@ def test_each_template_equals_its_torch_optimizer(key):
     assert c.equal and c.worst <= 1e-12, c.verdict
     assert c.verdict.startswith(f"your {t.label} equals torch.optim.{t.compare} ") and c.verdict.endswith("over 200 steps")
     assert c.compared or key == "blank", "the state both keep under one name is compared"
+
+
+# the surfaces where a template's lr is too large for SGD to make 1,000 steps (Goldstein–Price's gradients reach 1e4 at
+# its start; the saddle is unbounded below): every template runs there at this fraction of its lr
+LR_SCALE = {"goldstein_price": 0.1, "saddle": 0.3}
+# per template, a second number the y group changes besides its lr (momentum, beta2, alpha, lr_decay)
+Y_GROUP = {"sgd": {"momentum": 0.5}, "nesterov": {"momentum": 0.5}, "adam": {"beta2": 0.99}, "rmsprop": {"alpha": 0.9},
+           "adagrad": {"lr_decay": 0.01}}
+COSINE = {"name": "CosineAnnealingLR", "options": {"T_max": 300}, "interval": "step"}
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["one-group", "two-groups-cosine"])
+@pytest.mark.parametrize("surface", list(SURFACES))
+@pytest.mark.parametrize("key", list(Y_GROUP))
+def test_template_equals_torch_over_1000_steps_on_every_surface(key, surface, grouped):
+    """Each template against its torch optimizer for 1,000 steps, on one tensor or on two param groups (x and y, the y
+    group with its own lr and one more number) under an lr scheduler stepped every step: equal to 1e-9 throughout."""
+    t = TEMPLATES[key]
+    options = {**t.options, "lr": t.options["lr"] * LR_SCALE.get(surface, 1.0)}
+    groups = {"x": {}, "y": {"lr": options["lr"] / 2, **Y_GROUP[key]}} if grouped else None
+    config = custom_config(t.program, options, {"surface": surface}, steps=1000, groups=groups, scheduler=COSINE if grouped else None)
+    mine, theirs, c = comparison(config, t.compare, t.fixed, t.label)
+    assert mine.steps == theirs.steps == 1000, (mine.message, theirs.message)
+    assert c.equal and c.worst <= 1e-9, c.verdict
+    assert c.compared, "the state both keep under one name is compared"
+    if grouped:
+        assert theirs.config.optimizer.groups["y"] and mine.lrs.shape == (1000, 2) and np.ptp(mine.lrs[:, 0]) > 0
+        np.testing.assert_array_equal(mine.lrs, theirs.lrs)
 
 
 def test_lion_template_is_lion():
