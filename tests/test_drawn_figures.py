@@ -90,3 +90,24 @@ def test_quadratic_phase_figure_titles_both_y_axes():
     from optviz.figures.theory import phase_figure
     layout = phase_figure(quadratic_run(20)).to_plotly_json()["layout"]
     assert {k for k, t in titled_axes(layout).items() if not t} == set()
+
+
+# -- Small Nets --------------------------------------------------------------------------------------------------------
+
+def untitled_used_axes(fig) -> list[str]:
+    """The axes a trace is drawn on (and so show tick labels) that have no title."""
+    layout = fig.to_plotly_json()["layout"]
+    used = {f"{a}axis{t[a + 'axis'][1:]}" for t in fig.to_plotly_json()["data"] for a in "xy"
+            if t.get(a + "axis", a)} | {f"{a}axis" for t in fig.data for a in "xy" if not getattr(t, a + "axis", None)}
+    titles = titled_axes(layout)
+    return sorted(k for k in used if not titles.get(k) and shown(layout, k))
+
+
+@pytest.mark.parametrize("optimizer", [{"name": "SGD", "options": {"momentum": 0.9}}, {"name": "Adam"},
+                                       {"name": "LBFGS"}])
+def test_small_nets_figures_title_every_axis(optimizer):
+    from optviz.figures.nets import lr_figure, metrics_figure, norms_figure, runs_of
+    from optviz.nets.training import train
+    runs = runs_of([train({"data": {"n_points": 60}, "epochs": 2, "optimizer": optimizer})])
+    for figure in (metrics_figure, lr_figure, norms_figure):
+        assert not untitled_used_axes(figure(runs)), (figure.__name__, untitled_used_axes(figure(runs)))

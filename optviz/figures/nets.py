@@ -80,7 +80,9 @@ def metrics_figure(runs: list[Run], height: int = 420) -> go.Figure:
                 fig.add_trace(go.Scatter(x=epochs, y=_positive(values) if col == 1 else f32(values), mode="lines",
                                          name=f"{r.label} · {part}", legendgroup=f"{r.label}{part}", showlegend=col == 1,
                                          line=dict(color=r.colour, dash=dash, width=3)), row=1, col=col)
-    fig.update_yaxes(type="log", row=1, col=1)
+    loss = "MSE" if runs[0].trace.config.dataset.regression else "cross-entropy"
+    fig.update_yaxes(type="log", title=f"{loss} loss", row=1, col=1)
+    fig.update_yaxes(title=score, row=1, col=2)
     if score == "accuracy":
         fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(title="epoch")
@@ -125,6 +127,9 @@ def lr_figure(runs: list[Run], height_per_row: int = 240) -> go.Figure:
             fig.add_trace(go.Bar(x=steps, y=tr.evaluations[idx], marker_color=r.colour, name=f"{r.label} · closure calls",
                                  showlegend=False), row=row["evaluations"], col=1)
     fig.update_yaxes(title="lr", row=1, col=1, rangemode="tozero")
+    axis_titles = {"momentum": "momentum / β₁", "evaluations": "closure calls"}
+    for p in panels[1:]:
+        fig.update_yaxes(title=axis_titles[p], row=row[p], col=1)
     _step_axis(fig, runs, len(panels))
     grouped = any(len(r.trace.groups) > 1 for r in runs)
     title = ("what each parameter group ran with (solid: model.base, dashed: model.classifier)" if grouped
@@ -139,7 +144,7 @@ def norms_figure(runs: list[Run], height_per_row: int = 300) -> go.Figure:
     cols = 2
     rows = -(-len(names) // cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[titles.get(n, f"‖{n}‖ (optimizer.state)") for n in names],
-                        vertical_spacing=0.3 / rows, horizontal_spacing=0.08)
+                        vertical_spacing=0.3 / rows, horizontal_spacing=0.12)     # room for the right column's y title
     for r in runs:
         tr = r.trace
         idx = _thin(tr.steps)
@@ -160,6 +165,9 @@ def norms_figure(runs: list[Run], height_per_row: int = 300) -> go.Figure:
                                          line=dict(color=r.colour, dash=GROUP_DASH[part], width=3),
                                          name=f"{r.label} · {part}", legendgroup=group, showlegend=k == 0), **at)
     fig.update_yaxes(type="log", exponentformat="power")
+    for k, name in enumerate(names):
+        fig.update_yaxes(title=f"‖{name}‖", row=k // cols + 1, col=k % cols + 1)
+        fig.update_xaxes(title="epoch", row=k // cols + 1, col=k % cols + 1)
     _step_axis(fig, runs, rows)
     return _finish(fig, "each group, step by step (thick: the epoch's mean)", height_per_row * rows + 100)
 
