@@ -1,4 +1,4 @@
-"""Command line: `python -m optviz run|code|list`."""
+"""Command line: `python -m optviz run|code|list|quiz`."""
 from __future__ import annotations
 
 import argparse
@@ -24,10 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("code", help="print a standalone PyTorch script that reproduces the run")
     c.add_argument("config")
     sub.add_parser("list", help="print the catalog of surfaces, optimizers and schedulers as JSON")
+    q = sub.add_parser("quiz", help="print every built-in Predict-then-reveal question with the answer its runs give, as JSON")
+    q.add_argument("--indent", type=int, default=None)
     a = ap.parse_args(argv)
     try:
         if a.cmd == "list":
             print(json.dumps(catalog(), indent=1))
+            return 0
+        if a.cmd == "quiz":
+            from .lessons.predict_bank import quiz
+
+            print(json.dumps(quiz(), indent=a.indent, allow_nan=False))
             return 0
         config = _read(a.config)
         if a.cmd == "code":
