@@ -111,3 +111,39 @@ def test_small_nets_figures_title_every_axis(optimizer):
     runs = runs_of([train({"data": {"n_points": 60}, "epochs": 2, "optimizer": optimizer})])
     for figure in (metrics_figure, lr_figure, norms_figure):
         assert not untitled_used_axes(figure(runs)), (figure.__name__, untitled_used_axes(figure(runs)))
+
+
+# -- a path that leaves the contour ------------------------------------------------------------------------------------
+
+def contour_of(config: dict):
+    from optviz.core.config import parse_config
+    from optviz.core.engine import run, surface_of
+    from optviz.figures import contour_base, contour_with_paths, path_of
+    trace = run(parse_config(config) if isinstance(config, dict) else config)
+    base = contour_base(surface_of(trace.config), n_grid=40)
+    return trace, base["layout"], contour_with_paths(base, [path_of(trace)], surface=surface_of(trace.config)).to_dict()
+
+
+def test_a_path_that_leaves_the_plot_is_marked_where_it_crosses_the_edge():
+    from optviz.lessons.presets import PRESETS
+    trace, base, fig = contour_of(PRESETS["lr_too_large"].load())
+    (x0, x1), (y0, y1) = base["xaxis"]["range"], base["yaxis"]["range"]
+    pos = trace.positions
+    outside = [k for k, (x, y) in enumerate(pos) if not (x0 <= x <= x1 and y0 <= y <= y1)]
+    assert outside, "the preset no longer leaves the plot"
+    k = outside[0]
+    notes = [a for a in fig["layout"].get("annotations", []) if "left the plot" in a["text"]]
+    assert len(notes) == 1, fig["layout"].get("annotations")
+    a = notes[0]
+    assert f"step {k} " in a["text"] and f"{pos[k, 0]:.4g}" in a["text"] and f"{pos[-1, 0]:.4g}" in a["text"]
+    on_edge = np.isclose(a["x"], [x0, x1]).any() or np.isclose(a["y"], [y0, y1]).any()
+    assert on_edge and x0 <= a["x"] <= x1 and y0 <= a["y"] <= y1, (a["x"], a["y"])
+    (ax_, ay_), (bx, by) = pos[k - 1], pos[k]             # the mark lies on the step that crossed the edge
+    assert np.isclose((bx - ax_) * (a["y"] - ay_), (by - ay_) * (a["x"] - ax_), atol=1e-9 * max(abs(bx), abs(by), 1))
+    assert min(ax_, bx) <= a["x"] <= max(ax_, bx)
+
+
+def test_a_path_inside_the_plot_has_no_exit_mark():
+    _, _, fig = contour_of({"problem": {"surface": "rosenbrock"}, "optimizer": {"name": "SGD", "options": {"lr": 1e-3}},
+                            "steps": 30})
+    assert not [a for a in fig["layout"].get("annotations", []) if "left the plot" in a["text"]]

@@ -350,10 +350,43 @@ def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arro
         data.append(dict(type="scatter", x=[float(pos[0, 0])], y=[float(pos[0, 1])], mode="markers", showlegend=False,
                          hoverinfo="skip", marker=dict(symbol="circle-open", size=14, color=p.colour, line=dict(width=3))))
     spec = {"data": data, "layout": dict(base["layout"])}
+    exits = [note for p in paths if (note := exit_note(p, (x0, x1), (y0, y1))) is not None]
+    if exits:
+        spec["layout"]["annotations"] = [*spec["layout"].get("annotations", ()), *exits]
     if animate and paths:
         final_grad = final_gradient(surface, paths[0].trace) if surface is not None and len(paths) == 1 else None
         _animate_data(spec, paths, first_path, max(x1 - x0, y1 - y0), arrows, final_grad)
     return FrozenFigure(spec)
+
+
+def exit_note(p: Path, xr: tuple[float, float], yr: tuple[float, float]) -> dict | None:
+    """Where a path leaves the plot: an annotation on the plot's edge at the crossing, pointing out, naming the step and
+    the point it went to (and where the run ended, if later); None while the path stays inside."""
+    pos = p.trace.positions
+    inside = np.isfinite(pos).all(axis=1) & (pos[:, 0] >= xr[0]) & (pos[:, 0] <= xr[1]) & (pos[:, 1] >= yr[0]) & (pos[:, 1] <= yr[1])
+    if inside.all() or not inside[0]:
+        return None          # a start outside the plot is the start controls' business, not a departure
+    k = int(np.argmin(inside))
+    a, b = pos[k - 1], pos[k]
+    if np.isfinite(b).all():
+        # from a (inside) towards b, the first edge reached in the direction of travel (Liang–Barsky clipping)
+        d = b - a
+        t = min(((hi if di > 0 else lo) - ai) / di for ai, di, (lo, hi) in zip(a, d, (xr, yr), strict=True) if di != 0)
+        at = np.clip(a + t * d, (xr[0], yr[0]), (xr[1], yr[1]))
+        text = f"left the plot at step {k} → ({b[0]:.4g}, {b[1]:.4g})"
+        last = pos[-1]
+        if len(pos) - 1 > k and np.isfinite(last).all():
+            text += f"<br>at step {len(pos) - 1}: ({last[0]:.4g}, {last[1]:.4g})"
+    else:
+        at, text = a, f"step {k} went to a non-finite point"
+    # the text sits inside the plot, pushed away from the edge the path crossed
+    w, h = xr[1] - xr[0], yr[1] - yr[0]
+    side_x = -1 if at[0] <= xr[0] + 1e-9 * w else 1 if at[0] >= xr[1] - 1e-9 * w else 0
+    side_y = 1 if at[1] >= yr[1] - 1e-9 * h else -1 if at[1] <= yr[0] + 1e-9 * h else 0
+    return dict(x=float(at[0]), y=float(at[1]), xref="x", yref="y", text=text, showarrow=True, arrowhead=2, arrowsize=1.2,
+                arrowwidth=2, arrowcolor=p.colour, ax=-40 * side_x, ay=40 * side_y,
+                xanchor={-1: "left", 1: "right"}.get(side_x, "center"), yanchor={1: "top", -1: "bottom"}.get(side_y, "middle"),
+                font=dict(size=13, color="#222"), bgcolor="rgba(255,255,255,0.85)", bordercolor=p.colour, borderwidth=1)
 
 
 def _animate_data(spec: dict, paths: list[Path], first_path: int, span: float, arrows: bool, final_grad=None) -> None:
