@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optviz import ConfigError, parse_config, run
 from optviz.__main__ import main
@@ -260,6 +262,8 @@ ERRORS = [
     ("a = b = 1\np = p", {}, 1, 5, "assign one name per line"),
     ("p = " + "(" * 250 + "g" + ")" * 250, {}, 1, 205, "too many nested parentheses"),
     ("p = " + "-" * 60 + "g", {}, 1, 46, "nested more than 40 levels"),
+    ("p = p" + " + g" * 101, {}, 1, 5, "more than 100 operations one inside another"),
+    ("p = p - lr * (g" + " * g" * 99 + ")", {}, 1, 5, "more than 100 operations one inside another"),
 ]
 
 
@@ -306,6 +310,23 @@ def test_huge_numbers_are_inf_and_end_the_run_as_a_divergence():
     assert time.perf_counter() - started < 5
 
 
+def test_a_long_sum_compiles_runs_and_exports_deep_in_the_stack():
+    """A sum or product of 100 operations (the limit) is walked in a loop, not by recursion: it compiles, runs and
+    becomes a class even 500 frames down the stack (a Streamlit page runs well down it); a longer one is refused with a
+    message, never a RecursionError."""
+    def deep(n, f):
+        return f() if n == 0 else deep(n - 1, f)
+
+    program = "p = p - lr * (g" + " + g" * 98 + ")"
+    assert deep(500, lambda: custom.compile_program.__wrapped__(program, ("lr",))).lines[0].name == "p"
+    trace = deep(500, lambda: run({"optimizer": {"name": "Custom", "program": program, "options": {"lr": 1e-7}}, "steps": 3}))
+    assert trace.steps == 3 and trace.positions[1, 0] == pytest.approx(-1.5 - 1e-7 * 99 * -155.0)
+    assert "torch.add(" in deep(500, lambda: class_code(program, {"lr": 1e-7}))
+    for long in ("p = p" + " + g" * 480, "p = g" + " * g" * 480, "p = g" + " / 2" * 480):
+        with pytest.raises(ProgramError, match="more than 100 operations"):
+            custom.compile_program.__wrapped__(long, ("lr",))
+
+
 def test_long_inputs_are_refused_at_once():
     for program in ("p = p" + " + g" * 250_000, "p = p\n" * 100_000, "x" * 1_000_000):
         started = time.perf_counter()
@@ -332,6 +353,189 @@ def test_fuzzed_programs_either_compile_or_say_where():
             assert str(e).startswith("line ") and "\n" not in str(e)
     assert time.perf_counter() - started < 10
     assert compiled > 0
+
+
+# -- fuzzing: 2,000+ hostile and malformed programs through the config and the engine ------------------------------------
+# A runtime audit: Python raises these events for anything a payload would need to do harm. While a program is checked
+# and compiled, introspection events count too; while it runs, torch itself may use them, so only the others count.
+# ("compile" is not among them: ast.parse raises it; code from it would still need "exec" to run.)
+FORBIDDEN_EVENTS = {"exec", "import", "open", "builtins.input", "builtins.breakpoint", "code.__new__",
+                    "function.__new__", "sys.settrace", "sys.setprofile", "marshal.loads", "pickle.find_class",
+                    "shutil.rmtree", "urllib.Request", "webbrowser.open"}
+INTROSPECTION = {"object.__getattr__", "object.__setattr__", "object.__delattr__", "sys._getframe"}
+_events: list[str] = []
+_watching = [False, False]   # (watching, introspection too)
+
+
+def _audit(event: str, args) -> None:
+    if event == "open" and args[:2] == ("<unknown>", "rb"):
+        return   # CPython's parser looking up the source line of a SyntaxError in ast.parse's file name: no code runs
+    if _watching[0] and (event in FORBIDDEN_EVENTS or event.startswith(("os.", "subprocess.", "socket.", "ctypes."))
+                         or _watching[1] and event in INTROSPECTION):
+        _events.append(event)
+
+
+sys.addaudithook(_audit)   # cannot be removed: a no-op while _watching is off
+FUZZ_OPTIONS = {k: v for t in [*TEMPLATES.values(), *EXERCISES.values()] for k, v in t.options.items()}  # every number read
+ATTRIBUTES = ["__class__", "__bases__", "__base__", "__subclasses__", "__mro__", "__globals__", "__code__", "__dict__",
+              "__builtins__", "__import__", "__getattribute__", "__reduce_ex__", "__init__", "__call__", "__self__",
+              "gi_frame", "f_globals", "tb_frame", "data", "grad", "zero_", "numpy", "item", "storage", "untyped_storage",
+              "real", "T", "system", "popen", "load", "pi"]
+BASES = ["p", "g", "t", "lr", "momentum", "(1)", "()", "[]", "''", "sqrt", "sqrt(g)", "(p + g)", "torch", "math", "os",
+         "self", "state", "group", "param", "buf"]
+DUNDERS = ["__import__", "__builtins__", "__name__", "__file__", "__loader__", "__spec__", "__debug__", "__class__",
+           "__dict__", "__globals__", "__build_class__", "__annotations__", "__doc__", "__package__", "_", "__", "_p",
+           "__p", "p_", "__main__", "__torch__", "_PARAM", "__param", "__g"]
+BUILTINS = ["eval", "exec", "compile", "open", "globals", "locals", "vars", "getattr", "setattr", "delattr", "input",
+            "breakpoint", "help", "print", "type", "object", "super", "dir", "id", "hash", "iter", "next", "range",
+            "len", "list", "dict", "set", "tuple", "str", "bytes", "bytearray", "memoryview", "format", "repr", "chr",
+            "ord", "bin", "hex", "round", "pow", "divmod", "isinstance", "callable", "classmethod", "property", "slice",
+            "zip", "map", "filter", "sorted", "enumerate", "any", "all", "sum", "exit", "quit", "float", "int", "complex",
+            "torch", "math", "os", "sys", "step", "state", "closure", "lambda_", "Sqrt", "SQRT", "exp_", "sqrt_"]
+STATEMENTS = ["import os", "import torch as p", "from os import system", "def p(): pass", "class p: pass",
+              "with open('x') as p: pass", "try:\n    p = p\nexcept: pass", "for p in g: pass", "while 1: pass",
+              "global p", "nonlocal p", "del p", "assert p", "raise SystemExit", "return p", "yield p", "pass", "break",
+              "async def f(): pass", "p: float = 1", "p += g", "p -= lr * g", "p **= 2", "p @= g", "p, q = g, g",
+              "[p] = [g]", "*p, = g", "p.data = g", "p[0] = 1", "p = yield", "p = await g", "p = (q := g)",
+              "p = [x for x in g]", "p = {x: 1 for x in g}", "p = (x for x in g)", "p = f'{g}'", "p = b'x'",
+              "p = ...", "p = None", "p = True", "p = 1j", "p = {1, 2}", "p = {}", "p = (1, 2)", "p = g[::-1]",
+              "p = lambda: g", "p = g and p", "p = not g", "p = ~g", "p = g % 2", "p = g // 2", "p = g << 1", "p = g | 1",
+              "p = g @ g", "p = g if g else p", "p = g is p", "p = g in p", "match p:\n    case 1: pass",
+              "if t == 1:\n    p = g", "p = p;", "p = p; import os", "p = \\\n p", "  p = p", "p = p\n  q = 1", "p =",
+              "= p", "p = p = p", "p == p", "p = (", "p = )", "p = sqrt(", "p = sqrt()", "p = sqrt(g, g)",
+              "p = min(g)", "p = max(g, g, g)", "p = sqrt(x=g)", "p = sqrt(*g)", "p = min(**g)", "p = exp(g)(g)",
+              "p = (sqrt)(g)", "p = sqrt(g)(1)", "p = 1 if t == 1", "p = if t else 1", "p = g if (t == 1) == 1 else p"]
+EXPONENTS = ["9**9**9", "9**9**9**9", "1e308", "-1e308", "10**400", "2**1024", "1e-400", "t * 1e300", "g * 1e308",
+             "-g * 1e308", "1 / (g - g)", "(t - t) / 0", "exp(1e308)", "log(0)", "0 ** -1", "(-8) ** (1 / 3)", "-1 ** 0.5",
+             "sqrt(-1)", "1e999999", "9" * 400]
+NUMBER_BASES = ["9", "10", "2", "1e308", "g", "p", "lr", "t", "-1", "0", "0.5", "1.0000001", "abs(g)", "exp(g)", "(g - g)"]
+NESTINGS = ["(" * 9 + "{}" + ")" * 9, "-{}", "+-{}", "sqrt({})", "min(g, {})", "max({}, g)", "(g if t == 1 else {})",
+            "({} if g > 0 else g)", "g + {}", "g * ({})", "{} ** 2", "2 ** {}", "abs(-{})", "exp(log({}))"]
+TRICKS = ["\u0440", "\u0261", "\uff50", "\U0001d429", "\u210a", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
+          "\u202e", "\u2066", "\u0301", "\u00a0", "\u3000", "\u2028", "\u2029", "\x0b", "\x0c", "\x00", "\x1b", "\r", "\x85",
+          "\ud800", "\uff1d", "\uff0b", "\u2212", "\u00d7", "\u00f7", "\u221a", "\u00b2", "\u00b7", "\u2217", "\u0131",
+          "\u017f", "\ufb00", "\U0001f600", "\U000e0070", "\u0345", "\u1d56"]
+TEMPLATE_TEXTS = [t.program for t in TEMPLATES.values()] + [e.solution for e in EXERCISES.values()]
+
+
+def hostile_programs(marker: Path) -> list[str]:
+    """2,000+ programs: attribute access, dunder names, builtins, statements, huge exponents, deep nesting, unicode
+    tricks, 10⁶-character lines, and malformed texts (cut and mutated templates)."""
+    payload = f"__import__('os').system('touch {marker}')"
+    out = [payload, f"p = {payload}", f"p = open('{marker}', 'w').write('x')", f"p = eval(\"{payload}\")",
+           f"p = exec(\"{payload}\")", f"p = ().__class__.__base__.__subclasses__()[0]('touch {marker}')",
+           f"p = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'Popen'][0]('touch {marker}')",
+           f"p = getattr(__import__('pathlib'), 'Path')('{marker}').touch()", f"p = (lambda: {payload})()",
+           f"p = g if {payload} else p", f"p = sqrt({payload})", f"p = p\nq = {payload}", f"# {payload}\np = p",
+           f"p = p  # {payload}", f"p = min(g, {payload})"]
+    for i, (attr, base) in enumerate((a, b) for a in ATTRIBUTES for b in BASES):
+        form = ["p = {}.{}", "p = p - lr * {}.{}()", "{}.{} = 1\np = p", "p = sqrt({}.{})"][i % 4]
+        out.append(form.format(base, attr))
+    for name in DUNDERS:
+        out += [f"p = {name}", f"p = {name}('os')", f"{name} = g\np = p", f"p = p - lr * {name}.system", f"p = min({name}, g)"]
+    for name in BUILTINS:
+        out += [f"p = {name}('{marker}')", f"p = p - lr * {name}", f"{name} = g\np = p - lr * {name}"]
+    out += STATEMENTS + [s + "\np = p - lr * g" for s in STATEMENTS] + ["p = p - lr * g\n" + s for s in STATEMENTS]
+    for base in NUMBER_BASES:
+        for exponent in EXPONENTS:
+            out.append(f"p = p - lr * ({base}) ** ({exponent})")
+        out += [f"p = p * {base} ** 9 ** 9", f"m = {base} ** 1e308\np = p - lr * m"]
+    out += ["p = p * " + "9" * k for k in (300, 400, 1000, 1990)]
+    out += ["p = p * 1e" + "9" * k for k in (3, 10, 300, 1000)] + ["p = p * 0x" + "f" * 500, "p = p * 0b1", "p = p * 0o7",
+            "p = p * 1_000", "p = p * 1e", "p = p * 1.e5", "p = p * .5", "p = p * 5.", "p = p * inf", "p = p * nan"]
+    for depth in (*range(1, 60), *range(60, 700, 20)):
+        for form in NESTINGS:
+            expression = "g"
+            for _ in range(depth):
+                expression = form.format(expression)
+                if len(expression) > 3000:
+                    break
+            out.append(f"p = p - lr * {expression}")
+        out += ["p = " + "(" * depth + "g" + ")" * depth, "p = " + "-" * depth + "g", "p = g" + " ** g" * depth,
+                "p = g" + " < g" * depth, "p = p" + " + g" * depth, "\n" * depth + "p = p", "p = p" + " " * depth * 3]
+    for trick in TRICKS:
+        for at in range(0, len("p = p - lr * g") + 1, 2):
+            out.append("p = p - lr * g"[:at] + trick + "p = p - lr * g"[at:])
+        out += [f"p{trick} = p", f"p = p - lr * g  # {trick}", f"{trick}\np = p", f"m{trick}m = g\np = p - lr * m"]
+    out += ["\U0001d429 = \U0001d429 - \U0001d425\U0001d42b * \U0001d420", "\uff50 = \uff50 - \uff4c\uff52 * \uff47",
+            "p = p \u2212 lr \u00d7 g", "\u0440 = p\np = p", "p = p - lr * g\u0338", "p = p - l\u0280 * g"]
+    big = 1_000_000
+    out += ["p = p" + " + g" * (big // 4), "p = p\n" * (big // 6), "x" * big, "#" * big + "\np = p", " " * big + "p = p",
+            "p = " + "(" * big, "p = " + "9" * big, "p = p - lr * g  #" + "\u202e" * big, "p = p\n" + "\n" * big,
+            "p = " + "g if t == 1 else " * (big // 17) + "p", "p = p - lr * g" + "\r\n" * big, "\x00" * big]
+    rng = random.Random("custom-fuzz")
+    for text in TEMPLATE_TEXTS:   # every cut of a template: half a line, an open bracket, a dangling operator
+        out += [text[:n] for n in range(1, len(text), 3)]
+    tokens = [".", "__class__", "(", ")", "[", "]", "'", "\"", "**", "**9**9", "=", "==", "\n", "\n  ", ";", ":", "#", "\\",
+              "lambda", "import os", "if", "else", "not", "and", "@", "%", "~", ",", "{", "}", "_", "é", "\u200b", "1e308"]
+    for _ in range(600):   # a template with a character dropped, doubled or replaced by a token
+        text = rng.choice(TEMPLATE_TEXTS)
+        n = rng.randrange(len(text))
+        out.append(rng.choice([text[:n] + text[n + 1:], text[:n] + text[n] + text[n:], text[:n] + rng.choice(tokens) + text[n + 1:]]))
+    return out
+
+
+def run_untrusted(program: str) -> str:
+    """The program through the config (ConfigError is the only refusal) and, if accepted, 3 steps of the engine; every
+    step audited and timed. The refusal's message, or '' for a program that ran."""
+    started = time.perf_counter()
+    message = ""
+    _events.clear()
+    _watching[:] = [True, True]
+    try:
+        config = parse_config({"optimizer": {"name": "Custom", "program": program, "options": FUZZ_OPTIONS}, "steps": 3})
+    except ConfigError as e:
+        message, config = str(e), None
+    finally:
+        _watching[:] = [True, False]
+    try:
+        if config is not None:
+            trace = run(config)
+            assert trace.steps == 3 or trace.diverged_at is not None, trace.message
+    finally:
+        _watching[:] = [False, False]
+    elapsed = time.perf_counter() - started
+    assert not _events, f"{program[:80]!r} reached {sorted(set(_events))}"
+    assert elapsed < 1.0, f"{program[:80]!r} took {elapsed:.2f} s"
+    if message:
+        assert "\n" not in message and len(message) < 400, message[:500]
+        assert message.startswith("optimizer.program: line "), message[:200]
+        for leak in ("Traceback", 'File "', "<module>", "object at 0x", "<ast.", "site-packages"):
+            assert leak not in message, message
+    return message
+
+
+def test_2000_hostile_and_malformed_programs_are_refused_or_run_safely(tmp_path):
+    """Every program is refused with one located line or runs as numbers: nothing outside the whitelist runs (no import,
+    open, exec or process; the payloads would leave a file), no program takes a second, and nothing but ConfigError
+    comes out."""
+    run(custom_config(ADAM, TEMPLATES["adam"].options, steps=3))   # torch's lazy imports happen before the audit
+    marker = tmp_path / "ran"
+    programs = hostile_programs(marker)
+    assert len(programs) >= 2000 and len(set(programs)) >= 2000
+    started = time.perf_counter()
+    refused = [p for p in programs if run_untrusted(p)]
+    assert not marker.exists()
+    ran = len(programs) - len(refused)
+    assert len(refused) > 1800 and ran > 50, (len(refused), ran)   # mostly refusals, and the numeric bombs ran
+    assert time.perf_counter() - started < 60
+
+
+HOSTILE_CHARACTERS = st.sampled_from(TRICKS + list("pgtlr=+-*/()._ \n#'\"[]{},:;@%~<>!\\0123456789e") +
+                                     ["__", "**", "==", "if", "else", "sqrt", "min", "lambda", "import", "9**9**9"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(st.lists(HOSTILE_CHARACTERS, max_size=60).map("".join))
+def test_generated_programs_are_refused_or_run_safely(program):
+    run_untrusted("p = " + program)
+    run_untrusted(program)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(st.text(max_size=200))
+def test_arbitrary_text_is_refused_or_runs_safely(program):
+    run_untrusted(program)
 
 
 # -- config, engine, URL, CLI, script -----------------------------------------------------------------------------------

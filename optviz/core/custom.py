@@ -40,7 +40,8 @@ CUSTOM = "Custom"
 MAX_LINES = 20
 MAX_PROGRAM_LENGTH = 2000
 MAX_NODES = 600
-MAX_DEPTH = 40
+MAX_DEPTH = 40          # levels as a reader counts them: a sum a + b + c is one level
+MAX_TREE_DEPTH = 100    # operations inside one another as Python's tree holds them (a sum of n terms is n - 1)
 MAX_HYPERPARAMETERS = 16
 MAX_NAME_LENGTH = 40
 EXAMPLE = "p = p - lr * g"
@@ -298,6 +299,7 @@ _EXPRESSIONS = {
 }
 _OPERATORS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
               ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
+_LEVEL = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
 _TORCH_FUNCTIONS = {"sqrt": torch.sqrt, "abs": torch.abs, "sign": torch.sign, "exp": torch.exp, "log": torch.log}
@@ -337,7 +339,10 @@ def compile_program(text: str, hyperparameters: tuple[str, ...] = ("lr",)) -> Pr
         raise ProgramError(f"cannot read this line: {msg}", line, col) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         raise ProgramError("the program is nested too deeply", 1, 1) from None
-    return _Compiler(tuple(hyperparameters), text.split("\n")).program(text, tree)
+    try:
+        return _Compiler(tuple(hyperparameters), text.split("\n")).program(text, tree)
+    except RecursionError:  # not reached within the limits above; a clear message all the same
+        raise ProgramError("the program is nested too deeply", 1, 1) from None
 
 
 def _check_characters(text: str) -> None:
@@ -373,6 +378,9 @@ class _Compiler:
         for stmt, name in zip(tree.body, targets):
             self.loading = [n for n in state if n not in assigned]
             self.used: list[str] = []
+            if _too_deep(stmt.value):
+                self.fail(f"this expression has more than {MAX_TREE_DEPTH} operations one inside another (a sum of n "
+                          "terms has n - 1); split it over two lines, e.g. s = a + b, then p = p - lr * s", stmt.value)
             part = self.visit(stmt.value, 0)
             if part.kind in (CONDITION, TENSOR_CONDITION):
                 self.fail("a comparison is a condition: use it as 'a if condition else b'", stmt.value)
@@ -504,14 +512,25 @@ class _Compiler:
             end = node.left.end_col_offset or 0
             seg = line[end:node.right.col_offset]
             raise ProgramError(f"operator '{sym}' is not allowed{hint}", node.lineno, end + len(seg) - len(seg.lstrip(" )")) + 1)
-        # a long sum a + b + c + ... nests on the left: count it as one level, as a reader does
-        if kind in (ast.Add, ast.Sub):  # a product after + or - is fused with the sum, as torch's add_(b, alpha=s)
-            a, (b, bf) = self.numeric(node.left, depth), self.product(node.right, depth + 1)
-            if a.kind == TENSOR and _fusable(bf):
-                return _fused(a, bf, kind is ast.Sub)
-        else:
-            a, b = self.numeric(node.left, depth), self.numeric(node.right, depth + 1)
-        return self.combine(node.op, a, b)
+        if kind is ast.Pow:
+            return self.combine(node.op, self.numeric(node.left, depth), self.numeric(node.right, depth + 1))
+        # a long sum a + b - c ... (or product a * b / c ...) nests on the left: walk it in a loop, not by recursion (a
+        # 300-term sum is 300 levels of the tree), and count it as one level, as a reader does
+        chain = [node]
+        while isinstance(chain[-1].left, ast.BinOp) and _LEVEL.get(type(chain[-1].left.op)) == _LEVEL[kind]:
+            chain.append(chain[-1].left)
+            self.count(chain[-1], depth)
+        part = self.numeric(chain[-1].left, depth)
+        for link in reversed(chain):
+            if isinstance(link.op, (ast.Add, ast.Sub)):  # a product after + or - is fused with the sum, as torch's add_(b, alpha=s)
+                b, bf = self.product(link.right, depth + 1)
+                if part.kind == TENSOR and _fusable(bf):
+                    part = _fused(part, bf, isinstance(link.op, ast.Sub))
+                    continue
+            else:
+                b = self.numeric(link.right, depth + 1)
+            part = self.combine(link.op, part, b)
+        return part
 
     def product(self, node: ast.AST, depth: int) -> tuple[_Part, tuple[_Part, _Part] | None]:
         """A term of a sum, with its two factors when it is a product (for _fused)."""
@@ -641,6 +660,19 @@ class _Compiler:
         if part.kind in (CONDITION, TENSOR_CONDITION):
             self.fail("a comparison is a condition: use it as 'a if condition else b'", node)
         return part
+
+
+def _too_deep(expression: ast.AST) -> bool:
+    """More than MAX_TREE_DEPTH operations one inside another (found by a loop, not by recursion): the compiler,
+    ast.unparse and the compiled closures recurse once or more per level."""
+    stack = [(expression, 0)]   # a node and the operations above it
+    while stack:
+        node, above = stack.pop()
+        children = [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
+        if children and above >= MAX_TREE_DEPTH:
+            return True
+        stack.extend((c, above + 1) for c in children)
+    return False
 
 
 def _fusable(factors: tuple[_Part, _Part] | None) -> bool:
