@@ -623,6 +623,18 @@ def test_cli_runs_and_exports_a_custom_optimizer(tmp_path, capsys):
     assert "\n" not in err and err.startswith("invalid config: optimizer.program: line 1, column 14: unknown name 'q'")
 
 
+def test_the_catalogue_lists_custom_with_its_language(capsys):
+    assert main(["list"]) == 0
+    entry = next(o for o in json.loads(capsys.readouterr().out)["optimizers"] if o["name"] == "Custom")
+    lang = entry["language"]
+    assert entry["key"] == "custom" and [p["name"] for p in entry["params"]] == ["lr"]
+    assert set(lang["functions"]) == set(custom.FUNCTIONS) and set(lang["reads"]) >= {"p", "g", "t"}
+    assert lang["limits"]["lines"] == custom.MAX_LINES and lang["limits"]["characters"] == custom.MAX_PROGRAM_LENGTH
+    assert "last assignment to p" in lang["summary"] and "optimizer.state" in lang["state"]
+    example = lang["example"]   # a config that runs
+    assert run({"optimizer": example, "steps": 3}).steps == 3
+
+
 SCRIPTS = {
     "sgd-groups-steplr-noise": custom_config(SGD_MOMENTUM, {"lr": 1e-3, "momentum": 0.9, "dampening": 0.1},
                                              groups={"x": {}, "y": {"lr": 5e-4}}, steps=40,

@@ -209,6 +209,27 @@ def _literal(v: float) -> str:
 
 # -- config support -----------------------------------------------------------------------------------------------
 
+def language() -> dict:
+    """The language in brief, as plain data (the catalogue's entry for Custom: ``python -m optviz list``)."""
+    example = ("momentum_buffer = g if t == 1 else momentum * momentum_buffer + (1 - dampening) * g\n"
+               "p = p - lr * momentum_buffer\n")
+    return {
+        "summary": "one assignment per line, 'name = expression', evaluated per coordinate in float64; the last "
+                   "assignment to p is the update",
+        "reads": {**INPUTS, "lr and every other name in options": "the hyperparameters: numbers, read from each "
+                  "parameter group at every step (per-group options and lr schedulers apply)"},
+        "state": "any other name a program assigns: it starts at 0, keeps its value from step to step and is kept in "
+                 "optimizer.state[param] under its name",
+        "operators": ["+", "-", "*", "/", "**", "unary -", "< <= > >= == != (the condition of 'a if condition else b')"],
+        "functions": {name: f"{arity} argument{'s' * (arity > 1)}" for name, arity in FUNCTIONS.items()},
+        "limits": {"lines": MAX_LINES, "characters": MAX_PROGRAM_LENGTH, "parts": MAX_NODES, "nesting": MAX_DEPTH,
+                   "operations one inside another": MAX_TREE_DEPTH, "hyperparameters": MAX_HYPERPARAMETERS,
+                   "name length": MAX_NAME_LENGTH},
+        "reserved names": sorted(RESERVED),
+        "example": {"name": CUSTOM, "program": example, "options": {"lr": 0.001, "momentum": 0.9, "dampening": 0.0}},
+    }
+
+
 def hyperparameter_params(options: Any) -> tuple[Param, ...]:
     """The Custom optimizer's hyperparameters as specs (lr and every name its options give), checking the names."""
     names = list(options) if isinstance(options, dict) else []
@@ -725,4 +746,5 @@ def _as_tensor(v) -> torch.Tensor:
 
 
 __all__ = ["CUSTOM", "CustomOptimizer", "EXAMPLE", "FUNCTIONS", "LR", "MAX_LINES", "MAX_PROGRAM_LENGTH", "Program",
-           "ProgramError", "class_code", "compile_program", "hyperparameter_params", "name_problem", "parse_program"]
+           "ProgramError", "class_code", "compile_program", "hyperparameter_params", "language", "name_problem",
+           "parse_program"]
