@@ -173,8 +173,9 @@ def settle(page, timeout: float = 120.0) -> None:
 
 
 def check_clean(page, what: str) -> None:
-    if page.locator("[data-testid='stException']").count():
-        raise RuntimeError(f"{what}: the page shows an exception")
+    boxes = page.locator("[data-testid='stException']")
+    if boxes.count():
+        raise RuntimeError(f"{what}: the page shows an exception: {boxes.first.inner_text()[:600]}")
 
 
 def load(page, url: str) -> None:
@@ -287,6 +288,8 @@ def main() -> None:
     ap.add_argument("--gc", choices=("config", "on", "off"), default="config",
                     help="runner.postScriptGC for the server (config: as .streamlit/config.toml says)")
     ap.add_argument("--long", type=int, default=0, help="distinct slider moves in the long session (0: skip it)")
+    ap.add_argument("--max-load", type=float, default=2.5, help="start only below this 1-minute load average")
+    ap.add_argument("--load-wait", type=float, default=2400, help="seconds to wait at most for --max-load")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "optviz_bench_server_cpu.json"))
     args = ap.parse_args()
     pages = [p for p in args.pages.split(",") if p]
@@ -295,6 +298,10 @@ def main() -> None:
         ap.error(f"unknown pages {unknown}; known: {', '.join(PAGES)}")
     from playwright.sync_api import sync_playwright
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from load_test import wait_for_quiet_machine
+
+    wait_for_quiet_machine(args.max_load, args.load_wait)
     report = {"gc": args.gc, "repeats": args.repeats, "loadavg_before": os.getloadavg(), "cpus": os.cpu_count(), "pages": {}}
     with Server(args.gc) as srv, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

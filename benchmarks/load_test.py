@@ -92,6 +92,19 @@ def busy_seconds() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")   # minus idle and iowait
 
 
+def wait_for_quiet_machine(max_load: float, patience: float) -> float:
+    """Sleep in 60 s steps until the 1-minute load average is below max_load (or patience runs out); returns it."""
+    deadline = time.monotonic() + patience
+    while True:
+        load = os.getloadavg()[0]
+        if load < max_load or time.monotonic() + 60 > deadline:
+            if load >= max_load:
+                print(f"   load {load:.2f} still ≥ {max_load} after waiting: measuring anyway (the result says so)")
+            return load
+        print(f"   1-min load {load:.2f} ≥ {max_load}: waiting 60 s", flush=True)
+        time.sleep(60)
+
+
 class RssSampler(threading.Thread):
     """Peak resident memory of each process, sampled every 0.5 s."""
 

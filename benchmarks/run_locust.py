@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_test import Replicas, RssSampler, Single, busy_seconds, cpu_seconds, pct  # noqa: E402
+from load_test import Replicas, RssSampler, Single, busy_seconds, cpu_seconds, pct, wait_for_quiet_machine  # noqa: E402
 from st_client import Session  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -36,19 +36,6 @@ MAX_USERS, MAX_DURATION = 1000, 1800
 def nginx_path() -> str | None:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     return os.environ.get("NGINX", found)
-
-
-def wait_for_quiet_machine(max_load: float, patience: float) -> float:
-    """Sleep in 60 s steps until the 1-minute load average is below max_load (or patience runs out); returns it."""
-    deadline = time.monotonic() + patience
-    while True:
-        load = os.getloadavg()[0]
-        if load < max_load or time.monotonic() + 60 > deadline:
-            if load >= max_load:
-                print(f"   load {load:.2f} still ≥ {max_load} after waiting: measuring anyway (the result says so)")
-            return load
-        print(f"   1-min load {load:.2f} ≥ {max_load}: waiting 60 s", flush=True)
-        time.sleep(60)
 
 
 def run_locust(url: str, users: int, duration: int, args, out: Path) -> tuple[int, float]:
