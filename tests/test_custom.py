@@ -567,6 +567,21 @@ def test_config_errors_name_the_field(optimizer, field, text):
     assert err.value.field == field and text in str(err.value)
 
 
+@pytest.mark.parametrize("optimizer, field", [
+    ({"name": "Custom", "program": "p = p - lr * g", "options": {"lr": 0.01}}, "optimizer.name"),
+    ({"name": "custom"}, "optimizer.name"),
+    ({"name": "SGD", "program": "p = p - lr * g"}, "optimizer.program"),
+])
+def test_small_nets_say_they_take_torch_optimizers_only(optimizer, field):
+    """A Custom optimizer linked to Small Nets: one plain sentence, not torch's complaint about a missing 'program'."""
+    from optviz.nets.model import parse_net_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_net_config({"optimizer": optimizer})
+    assert err.value.field == field and "Small Nets trains with torch.optim's own optimizers only" in str(err.value)
+    assert "positional argument" not in str(err.value) and "unknown field" not in str(err.value)
+
+
 def test_groups_and_a_scheduler_work_with_custom():
     """Per-group numbers and a scheduler reach the program through the param groups: equal to torch's SGD run alike."""
     config = custom_config(SGD_MOMENTUM, {"lr": 2e-3, "momentum": 0.9, "dampening": 0.0},

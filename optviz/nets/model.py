@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from optviz.core.config import OptimizerChoice, SchedulerChoice, bounded_int, expect_dict, one_line, parse_options, plain_data
+from optviz.core.custom import CUSTOM
 from optviz.core.optimizers import OPTIMIZERS, OptimizerSpec, get_optimizer
 from optviz.core.schedulers import SchedulerSpec, build_scheduler, get_scheduler
 from optviz.core.specs import ConfigError, Param, coerce, json_data
@@ -30,6 +31,8 @@ ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU", "gelu"
 UNSUITED = {
     "SparseAdam": "SparseAdam only takes sparse gradients (embeddings); a Linear layer's gradients are dense",
     "Muon": "Muon only takes 2-D weight matrices; the MLP's biases are 1-D",
+    CUSTOM: "Small Nets trains with torch.optim's own optimizers only; a Custom program runs on the 2-D surfaces (the "
+            "Write your own step() page)",
 }
 NET_OPTIMIZERS = tuple(k for k in OPTIMIZERS if k not in UNSUITED)
 
@@ -155,10 +158,12 @@ def parse_net_config(data: Any) -> NetConfig:
     seed = bounded_int(top.get("seed", 0), "seed", 0, 2**31 - 1)
     batch_size = bounded_int(top.get("batch_size", 32), "batch_size", 1, choice.n_train)
 
-    o = expect_dict(top.get("optimizer", DEFAULT_OPTIMIZER), "optimizer", ("name", "options", "groups"))
+    o = expect_dict(top.get("optimizer", DEFAULT_OPTIMIZER), "optimizer", ("name", "options", "groups", "program"))
     spec = get_optimizer(str(o.get("name", "SGD")))
     if spec.name in UNSUITED:
         raise ConfigError("optimizer.name", f"{UNSUITED[spec.name]}; choose one of: {', '.join(NET_OPTIMIZERS)}")
+    if "program" in o:
+        raise ConfigError("optimizer.program", f"only a {CUSTOM} optimizer takes a program, and {UNSUITED[CUSTOM]}")
     options = parse_options(spec.params, o.get("options"), "optimizer.options", spec.name, True)
     g = expect_dict(o.get("groups"), "optimizer.groups", GROUPS)
     groups = {name: parse_options(spec.params, g.get(name), f"optimizer.groups.{name}", spec.name, False) for name in GROUPS}
