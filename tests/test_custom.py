@@ -661,6 +661,11 @@ SCRIPTS = {
     "conditions-and-functions": custom_config(
         "d = g if g > 0 else 0.5 * g\nm = max(m, abs(g))\nc = 1 if t < 5 else 0.5\np = p - lr * c * d / (sqrt(m) + 1)\n"
         "q = sign(lr - 0.1) + min(lr, 1)", {"lr": 0.01}, steps=30, problem={"surface": "himmelblau"}),
+    # numbers alone that Python would refuse (1 / 0, sqrt(-1), log(0), exp(1000), 10 ** 400): inf and nan, as in the app
+    "numbers-divide-by-zero": custom_config(
+        "m = lr / (1 - momentum)\nq = sqrt(momentum - 2)\nr = log(momentum - 1)\ns = exp(1000 * momentum)\n"
+        "u = (momentum * 10) ** 400 + 2 ** (t * 2000)\nw = min(lr, 1) + max(q, 0) + min(m, t) + sign(q) + abs(r)\n"
+        "p = p - lr * g", {"lr": 1e-3, "momentum": 1.0}, steps=20, groups={"x": {}, "y": {"momentum": 0.5}}),
 }
 
 

@@ -89,6 +89,9 @@ class Program:
     carried: tuple[str, ...]           # state variables read before they are assigned (last step's values)
     lines: tuple[Line, ...]
     final_tensor: dict                 # name -> the last value assigned to it is a tensor
+    # it divides, raises to a power or calls a function with numbers alone (lr / (1 - beta1 ** t)): step() then holds
+    # the numbers as 0-d float64 tensors, so that 1 / 0 is inf and sqrt(-1) nan, as here, not a ZeroDivisionError
+    scalar_math: bool = False
 
     def apply(self, param: torch.Tensor, state: dict, group: dict) -> None:
         """One step of one parameter: what the generated ``step()`` does, line by line (see ``step_code``)."""
@@ -116,8 +119,9 @@ class Program:
         out = ["if param.grad is None:", "    continue", "state = self.state[param]",
                "if not state:  # the first step: every state variable starts at 0", '    state["step"] = 0']
         out += [f'    state["{n}"] = torch.zeros_like(param)' for n in self.state]
+        step = _number('state["step"]', True) if self.scalar_math else 'float(state["step"])'
         out += ['state["step"] += 1', "# copies: nothing below changes param or param.grad in place until the update",
-                'p, g, t = param.clone(), param.grad.clone(), float(state["step"])']
+                f"p, g, t = param.clone(), param.grad.clone(), {step}"]
         if self.carried:
             loads = ", ".join(f'state["{n}"]' for n in self.carried)
             out.append(f"{', '.join(self.carried)} = {loads}  # the values the last step left")
@@ -192,13 +196,22 @@ def class_code(program: str, options: dict, name: str = "CustomOptimizer") -> st
         "                loss = closure()",
         "        for group in self.param_groups:",
     ]
-    if prog.reads:
+    if prog.reads and prog.scalar_math:
+        body.append("            # the numbers as 0-d float64 tensors, so 1 / 0 is inf and sqrt(-1) nan (as in torch), not an error")
+        keys = ", ".join(f'"{k}"' for k in prog.reads)
+        body.append(f"            {reads} = {_number('group[' + keys + ']', True)}" if len(prog.reads) == 1 else
+                    f"            {reads} = ({_number('group[k]', True)} for k in ({keys}))")
+    elif prog.reads:
         values = ", ".join(f'group["{k}"]' for k in prog.reads)
         body.append(f"            {reads} = {values}")
     body.append('            for param in group["params"]:')
     body += prog.step_code(" " * 16)
     body.append("        return loss")
     return "\n".join(body) + "\n"
+
+
+def _number(code: str, tensor: bool) -> str:
+    return f"torch.tensor({code}, dtype=torch.float64)" if tensor else code
 
 
 def _literal(v: float) -> str:
@@ -325,7 +338,6 @@ _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
 _TORCH_FUNCTIONS = {"sqrt": torch.sqrt, "abs": torch.abs, "sign": torch.sign, "exp": torch.exp, "log": torch.log}
 _FLOAT_FUNCTIONS = {"sqrt": FLOAT.sqrt, "abs": FLOAT.abs, "sign": FLOAT.sign, "exp": FLOAT.exp, "log": FLOAT.log}
-_MATH_CODE = {"sqrt": "sqrt", "abs": "fabs", "exp": "exp", "log": "log"}
 
 
 @functools.lru_cache(maxsize=256)
@@ -384,6 +396,7 @@ class _Compiler:
         self.nodes = 0
         self.kinds: dict[str, str] = {}
         self.reads: list[str] = []
+        self.scalar_math = False
 
     # -- statements ---------------------------------------------------------------------------------------------
     def program(self, text: str, tree: ast.Module) -> Program:
@@ -415,7 +428,7 @@ class _Compiler:
             raise ProgramError(f"the program never updates p; its last assignment to p is the step, e.g. {EXAMPLE}", last + 1, 1)
         final = {n: self.kinds[n] == TENSOR for n in (*state, "p")}
         reads = tuple(h for h in self.hyper if h in self.reads)
-        return Program(text, self.hyper, reads, tuple(state), tuple(carried), tuple(lines), final)
+        return Program(text, self.hyper, reads, tuple(state), tuple(carried), tuple(lines), final, self.scalar_math)
 
     def target(self, stmt: ast.stmt) -> str:
         if not isinstance(stmt, ast.Assign):
@@ -573,6 +586,7 @@ class _Compiler:
         code = ast.BinOp(a.code, op_node, b.code)
         if a.const and b.const:
             return self.const(op(a.value, b.value))
+        self.scalar_math |= not tensor and kind in (ast.Div, ast.Pow)   # the operations Python may raise for
         return _Part(TENSOR if tensor else SCALAR, code, _apply2(op, a, b))
 
     def unary(self, node: ast.UnaryOp, depth: int) -> _Part:
@@ -649,14 +663,10 @@ class _Compiler:
             f = _FLOAT_FUNCTIONS[name]
             if a.const:
                 return self.const(f(a.value))
-            if name == "sign":  # (x > 0) - (x < 0): 0 at 0 and nan, as torch.sign
-                code: ast.expr = ast.BinOp(ast.Compare(a.code, [ast.Gt()], [ast.Constant(0)]), ast.Sub(),
-                                           ast.Compare(a.code, [ast.Lt()], [ast.Constant(0)]))
-            else:
-                code = ast.Call(ast.Attribute(ast.Name("math"), _MATH_CODE[name]), [a.code], [])
+            self.scalar_math = True   # step() computes it on a 0-d tensor, as torch does: log(0) is -inf, no ValueError
         else:
             f = _TORCH_FUNCTIONS[name]
-            code = ast.Call(ast.Attribute(ast.Name("torch"), name), [a.code], [])
+        code = ast.Call(ast.Attribute(ast.Name("torch"), name), [a.code], [])
         fa = a.fn
         return _Part(a.kind, code, lambda env: f(fa(env)))
 
@@ -665,7 +675,13 @@ class _Compiler:
             f = FLOAT.minimum if name == "min" else FLOAT.maximum
             if a.const and b.const:
                 return self.const(f(a.value, b.value))
-            return _Part(SCALAR, ast.Call(ast.Name(name), [a.code, b.code], []), _apply2(f, a, b))
+            self.scalar_math = True   # step() holds the numbers as 0-d tensors: torch.minimum, or clamp by a constant
+            if a.const or b.const:
+                x, c = (b, a) if a.const else (a, b)
+                code = ast.Call(ast.Attribute(ast.Name("torch"), "clamp"), [x.code], [ast.keyword("max" if name == "min" else "min", c.code)])
+            else:
+                code = ast.Call(ast.Attribute(ast.Name("torch"), "minimum" if name == "min" else "maximum"), [a.code, b.code], [])
+            return _Part(SCALAR, code, _apply2(f, a, b))
         if a.kind == TENSOR and b.kind == TENSOR:
             f = torch.minimum if name == "min" else torch.maximum
             code = ast.Call(ast.Attribute(ast.Name("torch"), "minimum" if name == "min" else "maximum"), [a.code, b.code], [])
