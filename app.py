@@ -12,6 +12,7 @@ HERE = Path(__file__).parent
 # (file, title, icon, section): a lesson appears once its file exists
 PAGES = [
     ("home.py", "Home", ":material/home:", "Start"),
+    ("predict.py", "Predict, then reveal", ":material/psychology_alt:", "Start"),
     ("explorer.py", "Trajectory Explorer", ":material/explore:", "Surfaces"),
     ("race.py", "Optimizer Race", ":material/sports_score:", "Surfaces"),
     ("inside_step.py", "Inside optimizer.step()", ":material/biotech:", "The seed's lessons"),

@@ -5,7 +5,7 @@ from optviz.core.codegen import generate_script
 from optviz.core.config import ConfigError, parse_config
 from optviz.lessons.presets import WATCH
 from optviz.ui import explorer_view as view
-from optviz.ui import present
+from optviz.ui import predict_view, present
 from optviz.ui.controls import config_controls, set_start, start_key, step_buttons
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
@@ -73,6 +73,7 @@ st.plotly_chart(present.fit(view.contour_figure(key, 25 if clickable else 0), no
 st.caption(f"{trace.message} · {'click the plot to start there · ' if clickable else ''}"
            f"▶ Play animates the path in your browser; hover a point for its step, gradient and state. "
            "Arrows show directions; their length grows with √ of the size (relative to the run's largest).")
+st.caption(predict_view.ask_links(config))
 c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="top")
 if "steps" not in hidden:
     step_buttons(KEY, config.steps, c1, c2)

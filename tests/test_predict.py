@@ -110,6 +110,17 @@ def test_fate_is_what_the_run_shows_and_is_not_at_the_edge(q, answers):
         assert fate_here(run(with_lr(q.configs[0], factor))) == answers[q.id].value, factor
 
 
+@pytest.mark.parametrize("q", KIND["fate"] + KIND["where"], ids=ids(KIND["fate"] + KIND["where"]))
+def test_the_half_drawn_steps_stay_on_the_plot(q):
+    # the steps drawn before the guess must not give a divergence away by leaving the plot
+    config = parse_config(q.configs[0])
+    trace = run(config)
+    (x0, x1), (y0, y1) = surface_of(config).domain
+    drawn = trace.positions[: q.shown + 1]
+    assert ((drawn[:, 0] >= x0) & (drawn[:, 0] <= x1) & (drawn[:, 1] >= y0) & (drawn[:, 1] <= y1)).all()
+    assert q.shown < config.steps
+
+
 @pytest.mark.parametrize("q", KIND["where"], ids=ids(KIND["where"]))
 def test_where_is_the_runs_last_point_on_the_plot_and_not_the_start(q, answers):
     config = parse_config(q.configs[0])

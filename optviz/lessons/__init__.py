@@ -4,6 +4,7 @@ What lives here: `inside` (SGD, Adam, RMSprop, Adagrad re-implemented line by li
 `pitfalls` (right vs wrong loops), `schedlab` (the Scheduler Lab's experiments), `race` (several optimizers on one
 surface, the lr-tuning protocol) with its `presets`, `sweeps` and `basins` (maps over hyperparameters and start
 points), `theory` (momentum on a quadratic, predicted vs observed), `custom_step` (write your own step(): templates,
-exercises, the comparison with torch). A lesson may import `optviz.core` and another lesson, never `optviz.nets`,
+exercises, the comparison with torch), `predict` (Predict, then reveal: questions whose answers and scores are
+computed from real runs) with its built-in questions in `predict_bank`. A lesson may import `optviz.core` and another lesson, never `optviz.nets`,
 `optviz.figures` or `optviz.ui`, and never streamlit or plotly: pages draw its records.
 """

@@ -30,6 +30,7 @@ import numpy as np
 from optviz.core.config import Config, ConfigError, parse_config
 from optviz.core.engine import run, surface_of
 from optviz.core.optimizers import get_optimizer
+from optviz.core.schedulers import get_scheduler
 from optviz.core.trace import Trace
 
 from .pitfalls import PITFALLS, Outcome
@@ -328,14 +329,28 @@ def _compact(data: Any) -> str:
 
 
 def options_text(name: str, options: dict) -> str:
-    """``lr=0.1, momentum=0.9``: the options that differ from torch's defaults."""
+    """``lr=0.1, momentum=0.9``: the lr, then the options that differ from torch's defaults."""
     defaults = get_optimizer(name).defaults()
-    return ", ".join(f"{k}={_num(v)}" for k, v in options.items() if v != defaults.get(k))
+    return ", ".join(f"{k}={_num(v)}" for k, v in options.items() if k == "lr" or v != defaults.get(k))
+
+
+def scheduler_text(name: str, options: dict) -> str:
+    """``StepLR(step_size=3, gamma=0.5)``: the options that differ from torch's defaults (lambdas as their text)."""
+    spec = get_scheduler(name)
+    shown = {p.name: options[p.name] for p in spec.params
+             if p.name in options and options[p.name] is not None and (p.default is None or options[p.name] != p.default)}
+    return f"{name}({', '.join(f'{k}={_num(v)}' for k, v in shown.items() if not _nested(v))})"
+
+
+def _nested(v: Any) -> bool:
+    return isinstance(v, list) and any(isinstance(x, dict) for x in v)
 
 
 def _num(v: Any) -> str:
     if isinstance(v, (list, tuple)):
-        return "(" + ", ".join(_num(x) for x in v) + ")"
+        return "[" + ", ".join(_num(x) for x in v) + "]"
+    if isinstance(v, str):
+        return repr(v)
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -349,14 +364,34 @@ def describe(config: Config) -> list[tuple[str, str]]:
     if config.scheduler is not None:
         s = config.scheduler
         every = "every step" if s.interval == "step" else f"once per epoch of {s.steps_per_epoch} steps"
-        rows.append(("scheduler", f"{s.name}({', '.join(f'{k}={_num(v)}' for k, v in s.options.items() if v is not None)}), stepped {every}"))
+        rows.append(("scheduler", f"{scheduler_text(s.name, s.options)}, stepped {every}"))
     surface = surface_of(config)
     rows.append(("surface", surface.label + (f": {p.expression}" if p.expression else "")))
     start = p.start if p.start is not None else surface.start
-    rows.append(("start", f"({_num(float(start[0]))}, {_num(float(start[1]))})"))
+    rows.append(("start", f"({float(start[0]):g}, {float(start[1]):g})"))
     if p.noise:
         rows.append(("gradient noise σ", _num(p.noise)))
     rows.append(("steps", str(config.steps)))
+    return rows
+
+
+def describe_setup(setup: dict) -> list[tuple[str, str]]:
+    """The settings of a Scheduler Lab setup, as (what, value) rows."""
+    s = parse_setup(setup)
+    momentum = f", momentum={_num(s.momentum)}" if s.momentum else ""
+    rows = [("optimizer", f"torch.optim.{s.optimizer}(lr={'/'.join(_num(v) for v in s.base_lrs)}{momentum})"),
+            ("scheduler", scheduler_text(s.scheduler, s.options)),
+            ("loop", f"{s.epochs} epochs of {s.steps_per_epoch} batches"),
+            ("scheduler.step()", ("every batch" if s.interval == "step" else "once per epoch")
+             + (", before optimizer.step()" if s.order == "scheduler_first" else ", after optimizer.step()"))]
+    return rows
+
+
+def describe_race(race: Race) -> list[tuple[str, str]]:
+    """The race's settings: the problem and steps, then one row per racer."""
+    rows = [r for r in describe(race.base) if r[0] != "optimizer"]
+    for label, e in zip(race.labels(), race.entries, strict=True):
+        rows.append((label, f"torch.optim.{e.name}({options_text(e.name, e.options)})"))
     return rows
 
 
@@ -365,7 +400,7 @@ def describe(config: Config) -> list[tuple[str, str]]:
 ASKABLE = ("fate", "where", "race")
 
 
-def ask_question(data: Any, kind: str, tol: float = DEFAULT_TOL) -> Question:
+def ask_question(data: Any, kind: str, tol: float = DEFAULT_TOL, runner: Runner = run) -> Question:
     """A question from any Explorer config (fate, where) or race (race), checked to have an answer. ConfigError
     (with a sentence a teacher can act on) when it cannot be asked."""
     if kind not in ASKABLE:
@@ -376,7 +411,7 @@ def ask_question(data: Any, kind: str, tol: float = DEFAULT_TOL) -> Question:
                           f"{tol:g} of the minimum's value first?", race.to_dict(),
                           "Every racer is a real torch.optim run from the same start. The answer is read from their "
                           "losses, step by step.", tol)
-        answer(q)
+        answer(q, runner)
         return q
     config = parse_config(data)
     if config.problem.starts is not None:
@@ -391,7 +426,7 @@ def ask_question(data: Any, kind: str, tol: float = DEFAULT_TOL) -> Question:
         q = where_question("ask", "", f"Click where the point will be after {config.steps} steps.", text,
                            "The run is real torch.optim on this surface. Your guess scores by its distance from "
                            "the real point, relative to the plot's span.")
-    ans = answer(q)
+    ans = answer(q, runner)
     if kind == "where":
         (x0, x1), (y0, y1) = surface_of(config).domain
         if ans.facts["diverged_at"] is not None:

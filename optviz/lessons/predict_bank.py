@@ -33,7 +33,7 @@ QUESTIONS: dict[str, Question] = {q.id: q for q in [
         "In 200 steps, does it converge, oscillate or diverge?",
         {"problem": _bowl(), "optimizer": _sgd(0.3, momentum=0.9), "steps": 200},
         "Heavy-ball momentum is stable while lr·λ < 2(1 + β), here while lr < 0.38, so lr 0.3 converges where plain SGD "
-        "could not. The path swings across the bowl a few times before the buffer's memory lets it settle."),
+        "could not. The path swings across the bowl a few times before the buffer's memory lets it settle.", shown=0),
     fate_question(
         "nesterov_lr", "momentum",
         "The same bowl, lr 0.3 and momentum 0.9, now with nesterov=True. In 200 steps, does it converge, oscillate or "
@@ -41,7 +41,7 @@ QUESTIONS: dict[str, Question] = {q.id: q for q in [
         {"problem": _bowl(), "optimizer": _sgd(0.3, momentum=0.9, nesterov=True), "steps": 200},
         "Nesterov adds β times the new buffer to the gradient step, which tightens the limit to lr·λ < 2(1 + β)/(1 + 2β) "
         "≈ 1.36, that is lr < 0.136 here. At lr 0.3 each swing along the steep axis is larger than the last, and the run "
-        "leaves the plot."),
+        "leaves the plot.", shown=0),
     fate_question(
         "momentum_099", "momentum",
         "SGD with lr 0.01 and momentum 0.99 on a bowl with curvatures 1 and 10. In 100 steps, does it converge, "
@@ -117,7 +117,7 @@ QUESTIONS: dict[str, Question] = {q.id: q for q in [
                        "steps_per_epoch": 5}, "steps": 100},
         "For 10 steps each one multiplies the error along the steep axis by |1 − 0.25·10| = 1.5, about 58× in all; then "
         "lr 0.125 multiplies it by 0.25 per step, and that wins quickly. A schedule can rescue a too-large lr if it "
-        "lowers it before the run blows up."),
+        "lowers it before the run blows up.", shown=0),
     # -- the training loop --------------------------------------------------------------------------------------------
     code_question(
         "zero_grad_code", "loop",
@@ -131,7 +131,7 @@ QUESTIONS: dict[str, Question] = {q.id: q for q in [
         "SGD with lr 0.25 on a bowl with curvatures λ = 1 and 10. In 60 steps, does it converge, oscillate or diverge?",
         {"problem": _bowl(), "optimizer": _sgd(0.25), "steps": 60},
         "Along a curvature λ each step multiplies the error by |1 − lr·λ|, and along λ = 10 that is |1 − 2.5| = 1.5: the "
-        "error grows by half each step. Gradient descent converges only while lr < 2/λ_max = 0.2."),
+        "error grows by half each step. Gradient descent converges only while lr < 2/λ_max = 0.2.", shown=0),
     where_question(
         "per_group_where", "loop",
         "Two parameter groups, like optim.SGD([{'params': x}, {'params': y, 'lr': 0.5}], lr=0.02), on a round bowl "
