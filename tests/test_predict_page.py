@@ -194,3 +194,17 @@ def test_a_teachers_question_from_the_explorer_round_trips():
     at.run().button(key="predict.commit").click().run()
     assert any(s.value.startswith("Your point is 0 from") for s in at.success)
     assert run_link(at) == P.link_url(q)
+
+
+def test_a_teachers_race_question_offers_the_racers_and_scores_from_the_runs():
+    race = {"base": {"problem": {"surface": "booth"}, "steps": 60},
+            "entries": [{"name": "SGD", "options": {"lr": 0.08}}, {"name": "Adam", "options": {"lr": 0.5}}]}
+    q = P.ask_question(race, "race", tol=0.01)
+    at = page(**P.ask_query(q))
+    assert not at.exception and heading(at) == md(q.prompt)
+    qk = at.radio[0].key[len("predict.choice."):]
+    assert at.radio[0].options == list(q.choices)
+    at.radio(key=f"predict.choice.{qk}").set_value(P.answer(q).value).run()
+    at.button(key="predict.commit").click().run()
+    assert any(s.value.startswith("Right") for s in at.success)
+    assert run_link(at) == P.link_url(q)
