@@ -57,6 +57,8 @@ def log_axes(spec: dict) -> dict:
 
 def labelled_without_bare_digits(axis: dict) -> bool:
     """plotly labels 0.2 and 0.5 on a short log axis as a bare "2" and "5" unless ticks are decades or formatted."""
+    if axis.get("tickvals"):      # explicit round values, each labelled with its full number
+        return [float(t) for t in axis["ticktext"]] == [float(v) for v in axis["tickvals"]]
     return isinstance(axis.get("dtick"), int) or bool(axis.get("tickformat"))
 
 
