@@ -71,6 +71,20 @@ def _sgd_step(p, g, s, h, t):
     p.addcmul_(grad, -h.lr)
 
 
+def _weight_decay(grad, p, h):
+    """Adam's family: decoupled decay shrinks p itself (AdamW), otherwise L2 adds weight_decay·p to the gradient."""
+    if h.flags.get("decoupled_weight_decay"):
+        p.mul_(1 - h.lr * h.weight_decay)
+        return grad
+    return _l2(grad, p, h)
+
+
+def _moments(s, grad, h):
+    """Adam's first and second moments: m ← lerp(m, g, 1 − β₁), v ← β₂·v + (1 − β₂)·g²."""
+    s["exp_avg"].lerp_(grad, 1 - h.beta1)
+    s["exp_avg_sq"].mul_(h.beta2).addcmul_(grad * (1 - h.beta2), grad)
+
+
 def _adam_init(p, h):
     s = {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
     if h.flags.get("amsgrad"):
@@ -80,12 +94,8 @@ def _adam_init(p, h):
 
 def _adam_step(p, g, s, h, t):
     grad = _grad(g, h)
-    if h.flags.get("decoupled_weight_decay"):
-        p.mul_(1 - h.lr * h.weight_decay)
-    else:
-        grad = _l2(grad, p, h)
-    s["exp_avg"].lerp_(grad, 1 - h.beta1)
-    s["exp_avg_sq"].mul_(h.beta2).addcmul_(grad * (1 - h.beta2), grad)
+    grad = _weight_decay(grad, p, h)
+    _moments(s, grad, h)
     bc1 = h.py(lambda b1: 1 - b1**t, "beta1")
     bc2_sqrt = h.py(lambda b2: (1 - b2**t) ** 0.5, "beta2")
     step_size = h.lr / bc1
@@ -130,17 +140,13 @@ def _nadam_init(p, h):
 def _nadam_step(p, g, s, h, t):
     grad = _grad(g, h)
     bc2 = h.py(lambda b2: 1 - b2**t, "beta2")
-    if h.flags.get("decoupled_weight_decay"):
-        p.mul_(1 - h.lr * h.weight_decay)
-    else:
-        grad = _l2(grad, p, h)
+    grad = _weight_decay(grad, p, h)
     mu = h.py(lambda b1, md: b1 * (1.0 - 0.5 * (0.96 ** (t * md))), "beta1", "momentum_decay")
     mu_next = h.py(lambda b1, md: b1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * md))), "beta1", "momentum_decay")
     s["mu_product"].mul_(mu.to(torch.float32))
     mu_product = s["mu_product"].to(DTYPE)
     mu_product_next = mu_product * mu_next
-    s["exp_avg"].lerp_(grad, 1 - h.beta1)
-    s["exp_avg_sq"].mul_(h.beta2).addcmul_(grad * (1 - h.beta2), grad)
+    _moments(s, grad, h)
     denom = s["exp_avg_sq"].div(bc2).sqrt().add_(h.eps)
     p.addcdiv_(grad * (-h.lr * (1.0 - mu) / (1.0 - mu_product)), denom)
     p.addcdiv_(s["exp_avg"] * ((-h.lr * mu_next) / (1.0 - mu_product_next)), denom)
@@ -161,12 +167,8 @@ def _radam_rect(b2: float, t: int) -> float:
 
 def _radam_step(p, g, s, h, t):
     grad = _grad(g, h)
-    if h.flags.get("decoupled_weight_decay"):
-        p.mul_(1 - h.lr * h.weight_decay)
-    else:
-        grad = _l2(grad, p, h)
-    s["exp_avg"].lerp_(grad, 1 - h.beta1)
-    s["exp_avg_sq"].mul_(h.beta2).addcmul_(grad * (1 - h.beta2), grad)
+    grad = _weight_decay(grad, p, h)
+    _moments(s, grad, h)
     corrected = s["exp_avg"] / h.py(lambda b1: 1 - b1**t, "beta1")
     rect = h.py(lambda b2: _radam_rect(b2, t), "beta2")
     adaptive = h.py(lambda b2: (1 - b2**t) ** 0.5, "beta2") / s["exp_avg_sq"].sqrt().add_(h.eps)
