@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Self
 
 import torch
 
@@ -52,8 +52,36 @@ class SchedulerChoice:
     steps_per_epoch: int = 10
 
 
+class TypedConfig:
+    """What a typed run config (Config, NetConfig) shares: its canonical JSON and key, the specs of its chosen optimizer
+    and scheduler, and replace(). A subclass is a frozen dataclass with ``optimizer`` and ``scheduler`` choices that
+    defines to_dict() and from_dict()."""
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=indent, allow_nan=False)
+
+    def key(self) -> str:
+        """Canonical text of the config: equal runs have equal keys."""
+        return self.to_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_dict(json_data(text))
+
+    @property
+    def optimizer_spec(self) -> OptimizerSpec:
+        return get_optimizer(self.optimizer.name)
+
+    @property
+    def scheduler_spec(self) -> SchedulerSpec | None:
+        return get_scheduler(self.scheduler.name) if self.scheduler else None
+
+    def replace(self, **changes) -> Self:
+        return replace(self, **changes)
+
+
 @dataclass(frozen=True)
-class Config:
+class Config(TypedConfig):
     problem: Problem = field(default_factory=Problem)
     optimizer: OptimizerChoice = field(default_factory=OptimizerChoice)
     scheduler: SchedulerChoice | None = None
@@ -89,30 +117,11 @@ class Config:
         return {"version": self.version, "problem": prob, "optimizer": opt, "scheduler": sch,
                 "steps": self.steps, "seed": self.seed}
 
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, indent=indent, allow_nan=False)
-
-    def key(self) -> str:
-        """Canonical text of the config: equal runs have equal keys."""
-        return self.to_json()
-
     @classmethod
     def from_dict(cls, data: Any) -> "Config":
         return parse_config(data)
 
-    @classmethod
-    def from_json(cls, text: str) -> "Config":
-        return parse_config(json_data(text))
-
     # -- conveniences ----------------------------------------------------------------------------
-    @property
-    def optimizer_spec(self) -> OptimizerSpec:
-        return get_optimizer(self.optimizer.name)
-
-    @property
-    def scheduler_spec(self) -> SchedulerSpec | None:
-        return get_scheduler(self.scheduler.name) if self.scheduler else None
-
     @property
     def group_names(self) -> tuple[str, ...]:
         return GROUP_NAMES if self.optimizer.groups is not None else ("xy",)
@@ -123,9 +132,6 @@ class Config:
         if self.optimizer.groups is None:
             return [base]
         return [{**base, **self.optimizer.groups.get(g, {})} for g in GROUP_NAMES]
-
-    def replace(self, **changes) -> "Config":
-        return replace(self, **changes)
 
 
 def plain_data(v: Any) -> Any:

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from optviz.core.config import OptimizerChoice, SchedulerChoice, bounded_int, expect_dict, one_line, parse_options, plain_data
+from optviz.core.config import OptimizerChoice, SchedulerChoice, TypedConfig, bounded_int, expect_dict, one_line, parse_options, plain_data
 from optviz.core.custom import CUSTOM
-from optviz.core.optimizers import OPTIMIZERS, OptimizerSpec, get_optimizer
-from optviz.core.schedulers import SchedulerSpec, build_scheduler, get_scheduler
-from optviz.core.specs import ConfigError, Param, coerce, json_data
+from optviz.core.optimizers import OPTIMIZERS, get_optimizer
+from optviz.core.schedulers import build_scheduler, get_scheduler
+from optviz.core.specs import ConfigError, Param, coerce
 
 from .datasets import DataChoice, Dataset, make_split, parse_data
 
@@ -64,7 +64,7 @@ class ModelChoice:
 
 
 @dataclass(frozen=True)
-class NetConfig:
+class NetConfig(TypedConfig):
     """One training run. JSON form:
     ``{"data": {"name": "moons", "n_points": 400, "noise": 0.2, "test_fraction": 0.25, "seed": 0},
        "model": {"width": 16, "depth": 2, "activation": "tanh"},
@@ -92,27 +92,13 @@ class NetConfig:
         return {"version": self.version, "data": self.data.to_dict(), "model": plain_data(self.model.__dict__), "optimizer": opt,
                 "scheduler": sch, "batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed}
 
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, indent=indent, allow_nan=False)
-
-    def key(self) -> str:
-        return self.to_json()
-
     @classmethod
-    def from_json(cls, text: str) -> "NetConfig":
-        return parse_net_config(json_data(text))
+    def from_dict(cls, data: Any) -> "NetConfig":
+        return parse_net_config(data)
 
     @property
     def dataset(self) -> Dataset:
         return self.data.spec
-
-    @property
-    def optimizer_spec(self) -> OptimizerSpec:
-        return get_optimizer(self.optimizer.name)
-
-    @property
-    def scheduler_spec(self) -> SchedulerSpec | None:
-        return get_scheduler(self.scheduler.name) if self.scheduler else None
 
     @property
     def full_batch(self) -> bool:
@@ -130,9 +116,6 @@ class NetConfig:
     def group_options(self) -> list[dict]:
         groups = self.optimizer.groups or {}
         return [{**self.optimizer.options, **groups.get(g, {})} for g in GROUPS[: len(self.group_names)]]
-
-    def replace(self, **changes) -> "NetConfig":
-        return replace(self, **changes)
 
 
 # -- parsing -------------------------------------------------------------------------------------
