@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import textwrap
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -119,11 +120,7 @@ ZERO_GRAD_RIGHT = """for x, y in batches:
     loss = ((x @ w - y) ** 2).mean()
     loss.backward()
     optimizer.step()"""
-ZERO_GRAD_WRONG = """for x, y in batches:
-    # no optimizer.zero_grad() here
-    loss = ((x @ w - y) ** 2).mean()
-    loss.backward()
-    optimizer.step()"""
+ZERO_GRAD_WRONG = ZERO_GRAD_RIGHT.replace("optimizer.zero_grad()", "# no optimizer.zero_grad() here")
 
 
 def run_zero_grad(epochs: int = 12, lr: float = 0.002) -> Outcome:
@@ -156,20 +153,10 @@ def run_zero_grad(epochs: int = 12, lr: float = 0.002) -> Outcome:
 
 # -- 2. scheduler.step() per batch -------------------------------------------------------------------
 
-PER_BATCH_RIGHT = """for epoch in range(epochs):
-    for x, y in batches:
-        optimizer.zero_grad()
-        loss = ((x @ w - y) ** 2).mean()
-        loss.backward()
-        optimizer.step()
-    scheduler.step()"""
-PER_BATCH_WRONG = """for epoch in range(epochs):
-    for x, y in batches:
-        optimizer.zero_grad()
-        loss = ((x @ w - y) ** 2).mean()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()"""
+_EPOCH = "for epoch in range(epochs):\n"
+_BATCHES = textwrap.indent(ZERO_GRAD_RIGHT, "    ")  # the batch loop inside the epoch loop
+PER_BATCH_RIGHT = f"{_EPOCH}{_BATCHES}\n    scheduler.step()"
+PER_BATCH_WRONG = f"{_EPOCH}{_BATCHES}\n        scheduler.step()"
 STEP_LR = {"lr": 0.05, "step_size": 2, "gamma": 0.5}
 
 
@@ -207,13 +194,7 @@ def run_per_batch() -> Outcome:
 # -- 3. scheduler.step() before optimizer.step() -----------------------------------------------------
 
 ORDER_RIGHT = PER_BATCH_RIGHT  # the right loop is the same: optimizer.step() per batch, scheduler.step() per epoch
-ORDER_WRONG = """for epoch in range(epochs):
-    scheduler.step()
-    for x, y in batches:
-        optimizer.zero_grad()
-        loss = ((x @ w - y) ** 2).mean()
-        loss.backward()
-        optimizer.step()"""
+ORDER_WRONG = f"{_EPOCH}    scheduler.step()\n{_BATCHES}"
 WARMUP = {"lr": 0.05, "start_factor": 0.25, "total_iters": 3}
 
 
