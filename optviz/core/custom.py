@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import torch
 
+from .expr import NODE_VISITS, visit_node
 from .numeric import FLOAT
 from .specs import ConfigError, Param
 
@@ -338,6 +339,7 @@ _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
 _TORCH_FUNCTIONS = {"sqrt": torch.sqrt, "abs": torch.abs, "sign": torch.sign, "exp": torch.exp, "log": torch.log}
 _FLOAT_FUNCTIONS = {"sqrt": FLOAT.sqrt, "abs": FLOAT.abs, "sign": FLOAT.sign, "exp": FLOAT.exp, "log": FLOAT.log}
+_VISITS = NODE_VISITS | {ast.Compare: "compare", ast.IfExp: "choice"}
 
 
 @functools.lru_cache(maxsize=256)
@@ -469,20 +471,9 @@ class _Compiler:
 
     def visit(self, node: ast.AST, depth: int) -> _Part:
         self.count(node, depth)
-        if isinstance(node, ast.Constant):
-            return self.constant(node)
-        if isinstance(node, ast.Name):
-            return self.name(node)
-        if isinstance(node, ast.BinOp):
-            return self.binary(node, depth)
-        if isinstance(node, ast.UnaryOp):
-            return self.unary(node, depth)
-        if isinstance(node, ast.Compare):
-            return self.compare(node, depth)
-        if isinstance(node, ast.IfExp):
-            return self.choice(node, depth)
-        if isinstance(node, ast.Call):
-            return self.call(node, depth)
+        return visit_node(self, node, depth, _VISITS)
+
+    def reject(self, node: ast.AST) -> None:
         if isinstance(node, ast.Attribute):
             raise ProgramError(f"attribute access is not allowed: '.{node.attr}'", node.lineno,
                                (node.end_col_offset or 0) - len(node.attr))

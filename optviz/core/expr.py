@@ -13,7 +13,7 @@ import math
 import operator
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from .numeric import FLOAT
 
@@ -153,6 +153,19 @@ def _check_characters(text: str) -> None:
                                   "digits, + - * / ** and parentheses", i)
 
 
+NODE_VISITS = {ast.Constant: "constant", ast.Name: "name", ast.BinOp: "binary", ast.UnaryOp: "unary", ast.Call: "call"}
+
+
+def visit_node(compiler: Any, node: ast.AST, depth: int, visits: dict[type, str] = NODE_VISITS):
+    """Hands ``node`` to the compiler's method for its kind as ``visits`` names it: constant(node) and name(node) for
+    the leaves, method(node, depth) for the others; a node of any other kind goes to compiler.reject(node)."""
+    for kind, method in visits.items():
+        if isinstance(node, kind):
+            handle = getattr(compiler, method)
+            return handle(node) if kind in (ast.Constant, ast.Name) else handle(node, depth)
+    return compiler.reject(node)
+
+
 class _Compiler:
     """One walk over the tree: validates each node and returns a float (constant) or a closure."""
 
@@ -175,17 +188,7 @@ class _Compiler:
             self.fail(f"formula is too long: more than {MAX_NODES} parts", None)
         if depth > MAX_DEPTH:
             self.fail(f"formula is nested more than {MAX_DEPTH} levels deep", self.col(node))
-        if isinstance(node, ast.Constant):
-            return self.constant(node)
-        if isinstance(node, ast.Name):
-            return self.name(node)
-        if isinstance(node, ast.BinOp):
-            return self.binary(node, depth)
-        if isinstance(node, ast.UnaryOp):
-            return self.unary(node, depth)
-        if isinstance(node, ast.Call):
-            return self.call(node, depth)
-        return self.reject(node)
+        return visit_node(self, node, depth)
 
     def constant(self, node: ast.Constant):
         v = node.value
