@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 # The app is idle: the script finished, the socket is up, nothing is still loading.
@@ -123,6 +124,18 @@ def settle(page, timeout: float = 90.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"the app did not finish running within {timeout:.0f} s")
         page.wait_for_timeout(120)
+
+
+@contextmanager
+def new_tab(browser, viewport: dict, timeout_ms: int):
+    """A tab of its own (a new browser context) of the given viewport size, closed afterwards."""
+    ctx = browser.new_context(viewport=viewport)
+    pg = ctx.new_page()
+    pg.set_default_timeout(timeout_ms)
+    try:
+        yield pg
+    finally:
+        ctx.close()
 
 
 def open_page(page, server: str, path: str) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from .browser import new_tab
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("OPTVIZ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -133,11 +135,8 @@ def browser():
 @pytest.fixture(scope="session")
 def page(browser, server):
     """The one tab every test reuses (a new page per test would cost a new session and a new script run)."""
-    ctx = browser.new_context(viewport=VIEWPORT)
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    yield pg
-    ctx.close()
+    with new_tab(browser, VIEWPORT, 30_000) as pg:
+        yield pg
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,9 @@
 Play controls fits the screen without scrolling. Screenshots of what the class sees go to the ``shots`` folder."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from .browser import new_tab, open_page, settle, shoot
 from .conftest import app_pages
 
 SCREEN = {"width": 1280, "height": 720}
@@ -25,14 +24,6 @@ LINKS = [(path, "") for _, path in app_pages()] + [
     ("pitfalls", "&pitfall=adamw"),
     ("sweeps", "&map=basins"),
 ]
-
-IDLE_JS = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && !document.querySelector("[data-testid='stStatusWidget']")
-    && !document.querySelector("[data-testid='stSkeleton']");
-}"""
 
 # Where the main figure lies, in the coordinates of the page's scrolled content (Streamlit scrolls stMain, the document
 # itself should not scroll): its box united with its Play buttons, step slider and legend.
@@ -56,43 +47,23 @@ LAYOUT_JS = """(key) => {
 }"""
 
 
-def settle(page, timeout: float = 90.0) -> None:
-    """The script run is done and stays done for a moment (a URL written by the page may cause one more run)."""
-    page.wait_for_selector("[data-testid='stApp']")
-    deadline, stable = time.monotonic() + timeout, 0
-    while stable < 3:
-        stable = stable + 1 if page.evaluate(IDLE_JS) else 0
-        assert time.monotonic() < deadline, f"the app did not finish running within {timeout:.0f} s"
-        page.wait_for_timeout(150)
-
-
 @pytest.fixture(scope="module")
 def screen(browser, server):
     """A tab the size of a projector's picture."""
-    ctx = browser.new_context(viewport=SCREEN)
-    pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
-    yield pg
-    ctx.close()
-
-
-def open_link(page, server: str, link: str) -> None:
-    page.goto(f"{server}/{link}")
-    settle(page)
-    boxes = page.locator("[data-testid='stException']")
-    assert not boxes.count(), f"{link}: {boxes.first.inner_text()[:1000]}"
+    with new_tab(browser, SCREEN, 60_000) as pg:
+        yield pg
 
 
 @pytest.mark.parametrize("path,extra", LINKS, ids=[f"{p or 'home'}{e}" for p, e in LINKS])
 def test_the_main_figure_fits_a_projector_without_scrolling(screen, server, shots, path, extra):
     link = f"{path}?present=1{extra}"
-    open_link(screen, server, link)
+    open_page(screen, server, link)
     key = MAIN_FIGURE[path] if "map=basins" not in extra else "sw-basins"
     screen.wait_for_selector(f'[class*="st-key-{key}"] .js-plotly-plot .main-svg')
     screen.wait_for_timeout(300)        # Plotly's first layout pass
     box = screen.evaluate(LAYOUT_JS, key)
     name = "present-" + (path or "home") + extra.replace("&", "-").replace("=", "-").replace(",", "-")
-    screen.screenshot(path=str(shots / f"{name}.png"))
+    shoot(screen, shots, name)
     assert box is not None, f"{link}: no main figure ({key})"
     assert box["viewport"] == [1280, 720]
     assert not box["sidebar"], f"{link}: the sidebar is showing"
@@ -107,7 +78,7 @@ def test_the_main_figure_fits_a_projector_without_scrolling(screen, server, shot
 
 
 def test_the_sidebar_toggle_turns_it_on_and_exit_turns_it_off(screen, server, shots):
-    open_link(screen, server, "explorer?v=1&hide=steps")
+    open_page(screen, server, "explorer?v=1&hide=steps")
     assert "present" not in screen.url
     screen.locator("[data-testid='stSidebar'] [data-testid='stWidgetLabel']", has_text="Presentation mode").click()
     screen.wait_for_function("() => location.search.includes('present=1')")     # the rerun has begun
