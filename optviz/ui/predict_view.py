@@ -25,6 +25,7 @@ SCORES = "predict.scores"        # session: question key -> (points, right)
 COMMITTED = "predict.committed"  # session: question key -> the guess (a choice, or [x, y])
 REVEALED = "predict.revealed"    # session: the keys of the questions whose answer is shown
 CLICK_GRID = 41                  # where: the plot's clickable points, 41 × 41 over the plotted domain
+FIGURE_CACHE = dict(max_entries=48, show_spinner=False)  # the questions' figures, shared by every session
 LINK_WORDS = {"explorer": "Open this run in the Trajectory Explorer", "race": "Open this race on the Optimizer Race page",
               "scheduler_lab": "Open this setup in the Scheduler Lab", "pitfalls": "Open this pitfall in the Pitfalls Lab"}
 
@@ -132,7 +133,7 @@ def answer(q: P.Question) -> P.Answer:
     return _answer(q.key())
 
 
-@st.cache_resource(**view.FIGURE_CACHE)
+@st.cache_resource(**FIGURE_CACHE)
 def _half_contour(key: str, shown: int, click_grid: int):
     config = Config.from_json(key)
     trace = P.first_steps(cached_run(config), shown)
@@ -140,7 +141,7 @@ def _half_contour(key: str, shown: int, click_grid: int):
     return fp.click_to_guess(fig) if click_grid else fig
 
 
-@st.cache_resource(**view.FIGURE_CACHE)
+@st.cache_resource(**FIGURE_CACHE)
 def _run_contour(key: str):
     """The whole run, animated, without the Explorer's arrows (the guess and the answer are the marks to read)."""
     config = Config.from_json(key)
@@ -148,7 +149,7 @@ def _run_contour(key: str):
     return fp.titled(fig, "The real run")
 
 
-@st.cache_resource(**view.FIGURE_CACHE)
+@st.cache_resource(**FIGURE_CACHE)
 def _race_start(rkey: str):
     race = parse_race(json.loads(rkey))
     paths = view.race_paths(race, [P.first_steps(t, 0) for t in view.race_traces(race)])
