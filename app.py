@@ -22,6 +22,7 @@ PAGES = [
     ("small_nets.py", "Small Nets", ":material/psychology:", "Networks"),
     ("quadratic_lab.py", "Quadratic Lab", ":material/square_foot:", "Theory"),
     ("sweeps.py", "Sweeps & Basins", ":material/map:", "Theory"),
+    ("invariance_lab.py", "Invariance Lab", ":material/rotate_right:", "Theory"),
 ]
 
 sections: dict[str, list] = {}

@@ -1,0 +1,71 @@
+"""The Invariance Lab's figures: paths on the rotated bowl, the same paths in its eigen-coordinates, steps-to-tol vs angle."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from optviz.core.optimizers import get_optimizer
+from optviz.core.trace import Trace
+from optviz.lessons.invariance import LION, AngleCurve, rotation, to_eigen
+
+from .base import FrozenFigure, app_layout, f32
+from .trajectory import Path, contour_base, contour_with_paths
+
+
+def colour_of(name: str) -> str:
+    """The app's colour of an optimizer (Lion runs as the Custom optimizer and wears its colour)."""
+    return get_optimizer("Custom" if name == LION else name).colour
+
+
+def _span(runs: dict[str, Trace]) -> float:
+    """Half the side of a square about the minimum that holds every start (paths that fly off are noted at the edge)."""
+    starts = np.array([t.positions[0] for t in runs.values()]) if runs else np.ones((1, 2))
+    return float(1.25 * max(np.abs(starts).max(), 1e-6))
+
+
+def paths_figure(surface, runs: dict[str, Trace], angle: float, height: int = 520) -> FrozenFigure:
+    """Each run on the rotated surface, with the eigenvector axes q₁ (λ₁) and q₂ (λ₂) drawn through the minimum."""
+    r = _span(runs)
+    base = contour_base(surface, n_grid=200, height=height, domain=((-r, r), (-r, r)))
+    base["layout"]["title"]["text"] = f"The bowl turned by {angle:g}°: paths in (x, y)"
+    base["layout"]["yaxis"].update(scaleanchor="x", scaleratio=1)
+    q = rotation(angle) * r * 1.5
+    for i, dash in ((0, "dash"), (1, "dot")):
+        base["data"].append(dict(type="scatter", x=[-q[0, i], q[0, i]], y=[-q[1, i], q[1, i]], mode="lines", name=f"q{'₁₂'[i]}",
+                                 line=dict(color="white", width=1.5, dash=dash), hoverinfo="skip"))
+    paths = [Path(t, name, colour_of(name)) for name, t in runs.items()]
+    return contour_with_paths(base, paths, animate=False)
+
+
+def eigen_figure(runs: dict[str, Trace], angle: float, reference: dict[str, Trace], height: int = 520) -> go.Figure:
+    """The runs in the surface's own eigen-coordinates (u along q₁, v along q₂), solid, over the same runs at 0°, dotted.
+
+    A rotation-equivariant optimizer draws one curve for both."""
+    fig = go.Figure()
+    for name, t in runs.items():
+        for trace, a, dash, label in ((reference.get(name), 0.0, "dot", f"{name} at 0°"), (t, angle, "solid", f"{name} at {angle:g}°")):
+            if trace is None:
+                continue
+            u = to_eigen(trace.positions, a)
+            fig.add_trace(go.Scatter(x=f32(u[:, 0]), y=f32(u[:, 1]), mode="lines", name=label,
+                                     line=dict(color=colour_of(name), width=3.5 if dash == "dot" else 2, dash=dash),
+                                     hovertemplate="step %{customdata}: u = %{x:.4g}, v = %{y:.4g}<extra>" + label + "</extra>",
+                                     customdata=np.arange(len(u))))
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", name="minimum", marker=dict(symbol="star", size=16, color="black")))
+    r = _span(runs)
+    fig.update_xaxes(title="u (along q₁, curvature λ₁)", range=[-r, r], zeroline=True)
+    fig.update_yaxes(title="v (along q₂, curvature λ₂)", range=[-r, r], scaleanchor="x", scaleratio=1, zeroline=True)
+    return app_layout(fig, "The same paths in the bowl's own coordinates: turned back by −θ", height)
+
+
+def angle_figure(curves: list[AngleCurve], angle: float, tol: float, steps: int, height: int = 420) -> go.Figure:
+    """Steps until the loss is ≤ tol, for each optimizer at each angle; a gap where the run never gets there."""
+    fig = go.Figure()
+    for c in curves:
+        y = [np.nan if s is None else s for s in c.steps]
+        fig.add_trace(go.Scatter(x=list(c.angles), y=y, mode="lines+markers", name=c.name, line=dict(color=colour_of(c.name), width=2.5),
+                                 hovertemplate="%{x:g}°: %{y} steps<extra>" + c.name + "</extra>"))
+    fig.add_vline(x=angle, line=dict(color="grey", dash="dash"), annotation_text=f"{angle:g}°")
+    fig.update_xaxes(title="rotation θ (degrees)", range=[-2, 92], dtick=15)
+    fig.update_yaxes(title=f"steps to loss ≤ {tol:g}", rangemode="tozero")
+    return app_layout(fig, f"Steps to tolerance vs rotation (each point a real run of ≤ {steps} steps)", height)

@@ -1,0 +1,177 @@
+"""The Invariance Lab's computations: a rotated quadratic's configs, the eigen-coordinate transform, steps-to-tolerance vs angle.
+
+SGD is rotation-equivariant (w ← w − αAw commutes with rotating A and w together), so in the surface's own eigen-coordinates
+its path is the same at every angle. Adam, RMSprop, Adagrad and Lion scale each *coordinate* of the gradient separately,
+so rotating the surface changes which mixture of eigen-directions each coordinate sees, and their paths change shape.
+Every path here is a real torch run (Lion: optviz's Custom optimizer running the Lion template, as torch has no Lion).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from optviz.core.config import Config, parse_config
+from optviz.core.engine import run
+from optviz.core.specs import ConfigError
+from optviz.core.trace import Trace
+from optviz.lessons.custom_step import TEMPLATES, custom_config
+
+LION = "Lion"
+# the lab's optimizers and the lr each starts with (SGD: below 2/λmax = 0.1 for the default λ = 1, 20)
+LRS = {"SGD": 0.05, "Adam": 0.05, "RMSprop": 0.01, "Adagrad": 0.5, LION: 0.01}
+NAMES = tuple(LRS)
+ANGLES = tuple(float(a) for a in range(0, 91, 5))       # the sweep: 19 angles, 0° … 90°
+MAX_QUERY_TEXT = 2000
+MAX_STEPS = 1000
+
+
+@dataclass(frozen=True)
+class InvarianceSetup:
+    """One experiment: the bowl ½ wᵀR diag(λ₁, λ₂)Rᵀw (minimum at 0), its rotation, the start in eigen-coordinates, the runs."""
+
+    eigenvalues: tuple[float, float] = (1.0, 20.0)
+    angle: float = 30.0                                   # degrees: λ₁'s eigenvector
+    start: tuple[float, float] = (-2.0, 1.0)              # in eigen-coordinates: the start turns with the surface
+    optimizers: tuple[str, ...] = ("SGD", "Adam")
+    lrs: dict = field(default_factory=lambda: dict(LRS))
+    steps: int = 500
+    tol: float = 1e-3                                     # steps-to-tolerance: first step with loss ≤ tol
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(eigenvalues=list(self.eigenvalues), start=list(self.start), optimizers=list(self.optimizers))
+        return d
+
+    def key(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def _number(value, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(name, f"must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low:g} and {high:g}, got {value:g}")
+    return float(value)
+
+
+def _pair(value, name: str, low: float, high: float) -> tuple[float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ConfigError(name, f"must be two numbers, got {value!r}")
+    return _number(value[0], name, low, high), _number(value[1], name, low, high)
+
+
+def parse_setup(data: dict) -> InvarianceSetup:
+    """A checked setup from plain values (raises ConfigError naming the field)."""
+    if not isinstance(data, dict):
+        raise ConfigError("", "expected an object")
+    unknown = set(data) - set(InvarianceSetup().to_dict())
+    if unknown:
+        raise ConfigError(", ".join(sorted(unknown)), "unknown setting")
+    d = {**InvarianceSetup().to_dict(), **data}
+    names = d["optimizers"]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise ConfigError("optimizers", f"must be a list of distinct names from {', '.join(NAMES)}")
+    if bad := [n for n in names if n not in NAMES]:
+        raise ConfigError("optimizers", f"unknown optimizer {bad[0]!r}; the lab has {', '.join(NAMES)}")
+    lrs = d["lrs"]
+    if not isinstance(lrs, dict) or set(lrs) - set(NAMES):
+        raise ConfigError("lrs", f"must map names from {', '.join(NAMES)} to learning rates")
+    lrs = {**LRS, **{n: _number(v, f"lrs.{n}", 1e-8, 1e3) for n, v in lrs.items()}}
+    steps = d["steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise ConfigError("steps", f"must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    return InvarianceSetup(eigenvalues=_pair(d["eigenvalues"], "eigenvalues", 1e-3, 1e3), angle=_number(d["angle"], "angle", 0, 90),
+                           start=_pair(d["start"], "start", -100, 100), optimizers=tuple(names), lrs=lrs, steps=steps,
+                           tol=_number(d["tol"], "tol", 1e-15, 1.0))
+
+
+def setup_to_query(setup: InvarianceSetup, default: InvarianceSetup) -> str:
+    """Compact JSON of the fields that differ from the page's default ('' when none do)."""
+    d, base = setup.to_dict(), default.to_dict()
+    diff = {k: v for k, v in d.items() if v != base[k]}
+    return json.dumps(diff, separators=(",", ":"), sort_keys=True) if diff else ""
+
+
+def setup_from_query(text: str | None, default: InvarianceSetup) -> tuple[InvarianceSetup, str | None]:
+    """The experiment a link describes, or the default and a sentence on what was wrong. Never raises."""
+    if not text:
+        return default, None
+    if len(text) > MAX_QUERY_TEXT:
+        return default, "The link's settings are too long; showing the defaults."
+    try:
+        extra = json.loads(text)
+        if not isinstance(extra, dict):
+            raise ConfigError("", "expected an object")
+        return parse_setup({**default.to_dict(), **extra}), None
+    except ConfigError as e:
+        return default, f"The link's settings were not valid ({e}); showing the defaults instead."
+    except (ValueError, TypeError, RecursionError, KeyError, AttributeError, OverflowError) as e:
+        return default, f"The link's settings could not be read ({type(e).__name__}); showing the defaults instead."
+
+
+# -- geometry ---------------------------------------------------------------------------------------------------------
+
+def rotation(angle_deg: float) -> np.ndarray:
+    """R(θ): turns a vector by θ degrees counter-clockwise (the surface's Q = [q₁ q₂])."""
+    c, s = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
+    return np.array([[c, -s], [s, c]])
+
+
+def to_eigen(points, angle_deg: float, center=(0.0, 0.0)) -> np.ndarray:
+    """Points (…, 2) in the surface's eigen-coordinates: Rᵀ(w − c), i.e. turned by −θ about the minimum."""
+    p = np.asarray(points, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    return p @ rotation(angle_deg)          # row vectors: (Rᵀ pᵀ)ᵀ = p R
+
+
+def from_eigen(points, angle_deg: float, center=(0.0, 0.0)) -> np.ndarray:
+    """The inverse of to_eigen: c + R u."""
+    return np.asarray(points, dtype=np.float64) @ rotation(angle_deg).T + np.asarray(center, dtype=np.float64)
+
+
+# -- runs -------------------------------------------------------------------------------------------------------------
+
+def config_at(setup: InvarianceSetup, name: str, angle: float | None = None) -> Config:
+    """The real run of one optimizer on the surface turned by ``angle`` (default: the setup's), the start turned with it."""
+    angle = setup.angle if angle is None else float(angle)
+    start = from_eigen(setup.start, angle)
+    problem = {"surface": "quadratic", "start": [float(start[0]), float(start[1])],
+               "options": {"eigenvalues": list(setup.eigenvalues), "angle": angle, "center": [0.0, 0.0]}}
+    lr = setup.lrs[name]
+    if name == LION:
+        template = TEMPLATES["lion"]
+        return custom_config(template.program, {**template.options, "lr": lr}, problem, setup.steps)
+    return parse_config({"problem": problem, "optimizer": {"name": name, "options": {"lr": lr}}, "steps": setup.steps})
+
+
+def eigen_path(trace: Trace, angle: float) -> np.ndarray:
+    """A run's positions in its surface's eigen-coordinates."""
+    return to_eigen(trace.positions, angle)
+
+
+def steps_to_tol(trace: Trace, tol: float) -> int | None:
+    """The first step whose loss is ≤ tol (0: the start already is), None if the run never gets there (or diverged)."""
+    hit = np.flatnonzero(np.asarray(trace.losses) <= tol)
+    return int(hit[0]) if hit.size else None
+
+
+@dataclass(frozen=True)
+class AngleCurve:
+    """Steps-to-tolerance of one optimizer at each angle of the sweep (None: not reached within the run)."""
+
+    name: str
+    angles: tuple[float, ...]
+    steps: tuple[int | None, ...]
+
+
+def angle_curve(setup: InvarianceSetup, name: str, angles=ANGLES) -> AngleCurve:
+    """One real torch run per angle."""
+    return AngleCurve(name, tuple(float(a) for a in angles), tuple(steps_to_tol(run(config_at(setup, name, a)), setup.tol)
+                                                                   for a in angles))
+
+
+def sweep_setup(setup: InvarianceSetup) -> InvarianceSetup:
+    """What a sweep's result depends on (not the angle, nor which optimizers are shown): one cache entry per optimizer."""
+    return InvarianceSetup(setup.eigenvalues, 0.0, setup.start, (), dict(setup.lrs), setup.steps, setup.tol)
