@@ -69,6 +69,15 @@ def test_per_coordinate_optimizers_change_shape_when_the_surface_turns(name):
     assert gap > 0.1, f"{name}'s eigen-coordinate path moved only {gap:g} between 0° and 45°"
 
 
+@pytest.mark.parametrize("angle", [0.0, 30.0, 45.0])
+def test_sign_steps_move_every_coordinate_by_lr(angle):
+    """Lion moves each of x and y by exactly lr every step; Adam's first step is lr·sign(g), whatever the gradient's size."""
+    lion = np.abs(np.diff(run(config_at(SMALL, LION, angle)).positions, axis=0))
+    assert np.allclose(lion, SMALL.lrs[LION], rtol=1e-12, atol=0)
+    adam = run(config_at(SMALL, "Adam", angle))
+    assert np.allclose(adam.positions[1] - adam.positions[0], -SMALL.lrs["Adam"] * np.sign(adam.grads[0]), rtol=1e-6, atol=0)
+
+
 def test_steps_to_tol_flat_for_sgd_and_not_for_adam():
     sgd, adam = angle_curve(SMALL, "SGD", (0, 30, 45, 90)), angle_curve(SMALL, "Adam", (0, 30, 45, 90))
     assert sgd.steps[0] is not None and len(set(sgd.steps)) == 1

@@ -32,7 +32,9 @@ def paths_figure(surface, runs: dict[str, Trace], angle: float, height: int = 52
     q = rotation(angle) * r * 1.5
     for i, dash in ((0, "dash"), (1, "dot")):
         base["data"].append(dict(type="scatter", x=[-q[0, i], q[0, i]], y=[-q[1, i], q[1, i]], mode="lines", name=f"q{'₁₂'[i]}",
-                                 line=dict(color="white", width=1.5, dash=dash), hoverinfo="skip"))
+                                 line=dict(color="white", width=1.5, dash=dash), hoverinfo="skip", showlegend=False))
+        base["layout"].setdefault("annotations", []).append(dict(x=q[0, i] / 1.5, y=q[1, i] / 1.5, text=f"q{'₁₂'[i]}", showarrow=False,
+                                                                 font=dict(color="white", size=18), xshift=12, yshift=12))
     paths = [Path(t, name, colour_of(name)) for name, t in runs.items()]
     return contour_with_paths(base, paths, animate=False)
 
