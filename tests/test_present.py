@@ -21,6 +21,7 @@ INTROS = {
     "small_nets.py": "The seed's own example, made real",
     "quadratic_lab.py": "acts on each eigen-direction of A separately",
     "sweeps.py": "One run shows one setting; a map shows thousands",
+    "invariance_lab.py": "Turn a quadratic bowl",
 }
 
 
