@@ -8,3 +8,5 @@ torch.optim.Optimizer, `catalog` listing them all), the typed config (`config`),
 (`expr`). It imports torch and numpy, and nothing else of optviz: no lesson, net, figure or UI module, no streamlit,
 no plotly. Every other part of the app is built on it.
 """
+
+from . import external  # noqa: E402,F401  registers pytorch-optimizer's catalogue with get_optimizer (the package loads on first use)

@@ -7,6 +7,9 @@ from .config import Config, parse_config
 from .custom import class_code
 from .engine import starts_of, surface_of
 
+EXTERNAL_SOURCE = "pytorch-optimizer"
+EXTERNAL_PIN = "pytorch-optimizer==4.1.0"
+
 PRELUDE = '''import json
 import math
 
@@ -100,6 +103,10 @@ def scheduler_expr(name: str, options: dict, indent: str = "") -> str:
 
 def _exactness(name: str) -> str:
     """What the script's trace has in common with the app's, as measured (README, "Exactness")."""
+    if name.startswith("pytorch_optimizer."):
+        return ("How close to the app: the same pytorch-optimizer class on the same float64 numbers; optviz differentiates\n"
+                "the formula with forward-mode dual numbers and this script with autograd, which can round a gradient's last\n"
+                "bit differently (tested to agree within 1e-9 over short runs).")
     if name == "LBFGS":
         return ("optviz runs LBFGS on autograd's gradients too, so this script prints the app's trace bit for bit.")
     return ("How close to the app: the same torch.optim code on the same float64 numbers, but optviz differentiates the\n"
@@ -124,10 +131,13 @@ def generate_script(config: Config | dict) -> str:
     matrix = spec.point_shape == "matrix"
     torch_defaults = {p.name: p.default for p in spec.params}
     program = config.optimizer.program
-    cls = f"torch.optim.{spec.name}" if program is None else "CustomOptimizer"
+    external = spec.source == EXTERNAL_SOURCE
+    cls = spec.name if external else f"torch.optim.{spec.name}" if program is None else "CustomOptimizer"
+    imports = f"import numpy\nimport pytorch_optimizer  # pip install {EXTERNAL_PIN}\nimport torch\n"
+    prelude = PRELUDE.replace("import torch\n", imports, 1) if external else PRELUDE
     out = [f'"""Reproduces an optviz run: {cls} on {surface.label}, {config.steps} steps.\n\n'
            f'Run: python this_file.py   (prints the trace as JSON)\nConfig: {config.to_json()}\n\n'
-           f'{_exactness(spec.name)}\n"""', PRELUDE]
+           f'{_exactness(spec.name)}\n"""', prelude]
     if program is not None:  # the Custom optimizer: the program as a torch.optim.Optimizer subclass
         out.append("\n" + class_code(program, config.optimizer.options))
         torch_defaults = {}
@@ -154,6 +164,9 @@ def generate_script(config: Config | dict) -> str:
         getxy = "xy"
     kw = kwargs_code(config.optimizer.options, torch_defaults)
     out.append(f"\noptimizer = {cls}({opt_args}{', ' + kw if kw else ''})")
+    if external:
+        out.append(f"torch.manual_seed({config.seed})  # some draw random numbers (Hessian probes, Kron): as optviz seeds them\n"
+                   f"numpy.random.seed({config.seed})")
     sch = config.scheduler
     if sch is not None:
         out.insert(1, "")
@@ -178,7 +191,7 @@ def closure():
     optimizer.zero_grad()
     x_, y_ = point()
     loss = loss_of({getxy}){noise_term}
-    loss.backward(){sparse}
+    loss.backward({'create_graph=True' if spec.needs_graph else ''}){sparse}
     if not calls:
         trace["losses"].append(f(*(torch.tensor(v, dtype=torch.float64) for v in (x_, y_))).item())
         trace["grads"].append([v for p in params for v in p.grad.to_dense().reshape(-1).tolist()])
@@ -188,7 +201,7 @@ def closure():
 
 def train_step():
     global step
-    trace["lrs"].append([g["lr"] for g in optimizer.param_groups])
+    trace["lrs"].append([g.get("lr", math.nan) for g in optimizer.param_groups])
     trace["momentums"].append([momentum_of(g) for g in optimizer.param_groups])
     calls.clear()
     loss = optimizer.step(closure)   # after backward(), inside the closure

@@ -212,7 +212,7 @@ class _Recorder:
     @staticmethod
     def hyper(groups: list[dict]) -> tuple[list[float], list[float]]:
         """Each group's lr and momentum/β₁ as the coming step uses them."""
-        return [float(g["lr"]) for g in groups], [math.nan if (m := momentum_of(g)) is None else m for g in groups]
+        return [_lr_of(g) for g in groups], [math.nan if (m := momentum_of(g)) is None else m for g in groups]
 
     def record_step(self, hyper: tuple[list[float], list[float]], loss: float, grad: list[float], calls: int, probes: list,
                     point: list[float]) -> None:
@@ -268,6 +268,20 @@ def _state_row(opt: torch.optim.Optimizer, params: list[torch.Tensor], grouped: 
     return row
 
 
+def _graph_grad(params: list[torch.Tensor], surface, write_grad: Callable[[float, float], None]) -> Callable[[float, float], None]:
+    """For optimizers that differentiate the gradient again (AdaHessian, SophiaH): ``.grad`` keeps autograd's graph, as
+    after ``loss.backward(create_graph=True)``. Its value is the engine's gradient (noise included): the graph's gradient
+    plus a constant that is the difference, so Hessian-vector products through it are the surface's."""
+    def write(gx: float, gy: float) -> None:
+        write_grad(gx, gy)
+        given = [p.grad for p in params]
+        flat = torch.cat([p.reshape(-1) for p in params])
+        graph = torch.autograd.grad(surface.value(flat[0], flat[1]), params, create_graph=True)
+        for p, g, v in zip(params, graph, given):
+            p.grad = g + (v - g.detach())
+    return write
+
+
 def _left(surface, x: float, y: float, cx: float, cy: float, far: float) -> str:
     """Why the new point ends the run ('' if it doesn't): not finite, or far outside the plotted domain."""
     if not (math.isfinite(x) and math.isfinite(y)):
@@ -283,7 +297,8 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
     spec = config.optimizer_spec
     surface = surface_of(config)
     lbfgs = spec.name == "LBFGS"
-    vg = functools.partial(autograd_value_and_grad, surface) if lbfgs else surface.value_and_grad
+    # LBFGS and pytorch-optimizer's classes run on autograd's numbers, as the plain loop: some branch on the loss (EmoNavi)
+    vg = functools.partial(autograd_value_and_grad, surface) if lbfgs or spec.source != "torch" else surface.value_and_grad
     n = config.steps
     start = starts_of(config)
     noise = noise_of(config)
@@ -297,6 +312,11 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
         sch, sched_step = scheduler_stepper(config, opt)
         groups = opt.param_groups
         read, write_grad = _point_access(params, spec, grouped)
+        if spec.needs_graph:
+            write_grad = _graph_grad(params, surface, write_grad)
+        if spec.source != "torch":  # some draw random numbers (Hessian probes, Kron's preconditioner updates): from the seed
+            torch.manual_seed(config.seed)
+            np.random.seed(config.seed)
         closure = _Closure(read, write_grad, vg, None if noise is None else noise.tolist(),
                            MAX_CLOSURE_WORK * share,  # read at call time, so a test can lower the cap
                            opt.state[params[0]] if lbfgs else None, groups[0].get("history_size", 0))
@@ -405,7 +425,7 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
         every = max(1, n // 100)
         for t in range(1, n + 1):
             for i, g in enumerate(groups):
-                lrs[t - 1, i] = g["lr"]
+                lrs[t - 1, i] = _lr_of(g)
                 m = momentum_of(g)
                 moms[t - 1, i] = math.nan if m is None else m
             current["t"] = t - 1
@@ -450,6 +470,12 @@ def _run_batched(config: Config, on_step: OnStep | None, record: Iterable[str] |
         message=f"{k} starts × {n} steps; {nd} diverged{stopped}", warnings=tuple(dict.fromkeys(caught)),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _lr_of(group: dict) -> float:
+    """A group's lr (NaN where the optimizer keeps none, e.g. pytorch-optimizer's A2Grad)."""
+    lr = group.get("lr")
+    return math.nan if lr is None else float(lr)
 
 
 def _error_line(e: BaseException) -> str:

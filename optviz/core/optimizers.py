@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -67,6 +68,9 @@ class OptimizerSpec:
     update_rule: str = ""           # LaTeX of the update (optviz.core.formulas keeps it next to a transcription tested against torch)
     colour: str = "#1f77b4"
     own_class: type[torch.optim.Optimizer] | None = None   # optviz's own class where torch.optim has none (Custom)
+    source: str = "torch"           # "torch", or the package an entry comes from ("pytorch-optimizer": optviz.core.external)
+    needs_graph: bool = False       # step() differentiates the gradient again: backward(create_graph=True) in the closure
+    badges: tuple[str, ...] = ()    # measured facts shown next to the name (optviz.core.external computes them)
 
     @property
     def cls(self) -> type[torch.optim.Optimizer]:
@@ -283,11 +287,19 @@ CUSTOM_SPEC = OptimizerSpec(
 )
 
 
+# Catalogues of other packages (optviz.core.external registers pytorch-optimizer's): each resolver returns the spec of
+# a name it owns, None for a name it does not, or raises ConfigError for a name it owns but cannot offer.
+RESOLVERS: list[Callable[[str], OptimizerSpec | None]] = []
+
+
 def get_optimizer(name: str) -> OptimizerSpec:
     if name in OPTIMIZERS:
         return OPTIMIZERS[name]
     for spec in (*OPTIMIZERS.values(), CUSTOM_SPEC):
         if name.lower() in (spec.key, spec.name.lower()):
+            return spec
+    for resolve in RESOLVERS:
+        if (spec := resolve(name)) is not None:
             return spec
     raise ConfigError("optimizer.name", f"unknown optimizer {shown(name)}; choose one of: {', '.join(OPTIMIZERS)}, {CUSTOM}")
 
@@ -301,4 +313,4 @@ def momentum_of(group: dict) -> float | None:
     return None
 
 
-__all__ = ["OptimizerSpec", "OPTIMIZERS", "ELEMENTWISE", "CUSTOM_SPEC", "get_optimizer", "momentum_of"]
+__all__ = ["OptimizerSpec", "OPTIMIZERS", "RESOLVERS", "ELEMENTWISE", "CUSTOM_SPEC", "get_optimizer", "momentum_of"]

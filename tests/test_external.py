@@ -1,0 +1,214 @@
+"""pytorch-optimizer's catalogue: every entry runs on a 2-D point or says why not; its badges are true of real runs;
+unknown options are refused; the engine and the exported script are the plain torch loop."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from optviz.__main__ import main
+from optviz.core import external as ext
+from optviz.core.codegen import generate_script
+from optviz.core.config import parse_config
+from optviz.core.engine import run
+from optviz.core.optimizers import get_optimizer
+from optviz.core.specs import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRIES = list(ext._classes())
+
+
+def _cfg(name: str, steps: int = ext.PROBE_STEPS, **options) -> dict:
+    return {"optimizer": {"name": ext.PREFIX + name, "options": options}, "steps": steps,
+            "problem": {"surface": "rosenbrock", "start": list(ext.PROBE_START)}}
+
+
+def _lr(name: str) -> dict:
+    return {"lr": ext.probe(name).lr} if "lr" in ext.spec_of(name).names else {}
+
+
+def test_the_catalogue_is_read_from_the_package():
+    import pytorch_optimizer
+
+    assert len(ENTRIES) == len(pytorch_optimizer.get_supported_optimizers())
+    spec = ext.spec_of("Lion")
+    assert spec.name == "pytorch_optimizer.Lion" and spec.source == "pytorch-optimizer"
+    assert spec.cls is pytorch_optimizer.Lion
+    assert spec.defaults() == {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "weight_decouple": True,
+                               "fixed_decay": False, "maximize": False}
+    # a Literal annotation becomes a choice; a non-number default is listed in the note, not offered
+    assert ext.spec_of("AdaHessian").param("hessian_distribution").choices == ("gaussian", "rademacher")
+    assert "moment_key='auto'" not in ext.spec_of("Lion").note
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_every_entry_runs_on_a_2d_point_or_is_unavailable_with_the_reason(name):
+    spec = ext.spec_of(name)
+    why = [b for b in spec.badges if b.startswith(ext.UNAVAILABLE)]
+    if why:
+        with pytest.raises(ConfigError, match="unavailable on a 2-D point"):
+            get_optimizer(spec.name)
+        return
+    tr = run(_cfg(name, **_lr(name)))
+    assert tr.steps == ext.PROBE_STEPS or tr.diverged_at is not None, tr.message
+    pr = ext.probe(name)
+    if pr.finite:  # the engine's run is the plain loop's (both on autograd's numbers)
+        np.testing.assert_allclose(tr.positions[1:], np.array(pr.path), rtol=0, atol=1e-10, err_msg=name)
+
+
+def test_most_entries_run_and_each_unavailable_one_really_fails():
+    unavailable = [n for n in ENTRIES if ext.probe(n).unavailable]
+    assert len(ENTRIES) - len(unavailable) >= 100
+    for n in unavailable:
+        cls = ext._classes()[n]
+        if ext._required(cls):
+            with pytest.raises(Exception):  # noqa: B017 - a list of parameters is not the model / optimizer it wants
+                ext.plain_path(cls, {"lr": 1e-3}, steps=1)
+            continue
+        for shape, graph in (("flat", False), ("flat", True), ("matrix", False)):
+            with pytest.raises(Exception):  # noqa: B017 - whatever it raises is the reason shown
+                ext.plain_path(cls, {"lr": 1e-3}, shape, graph, steps=2)
+
+
+def test_same_as_adam_badge_is_true_of_engine_runs():
+    adam = run({"optimizer": {"name": "Adam", "options": {"lr": 1e-3}}, "steps": 50})
+    same = [n for n in ENTRIES if ext.SAME_AS_ADAM in ext.badges(n)]
+    assert "Adam" in same and len(same) >= 5
+    for n in same:
+        np.testing.assert_allclose(run(_cfg(n, lr=1e-3)).positions, adam.positions, rtol=0, atol=ext.ADAM_TOL, err_msg=n)
+    for n in ("Lion", "AdamW", "Adan", "RAdam"):   # not badged: their paths differ from Adam's
+        assert ext.SAME_AS_ADAM not in ext.badges(n)
+        assert np.abs(run(_cfg(n, lr=1e-3)).positions - adam.positions).max() > ext.ADAM_TOL
+
+
+def test_multiplier_badge():
+    marked = [n for n in ENTRIES if ext.MULTIPLIER in ext.badges(n)]
+    assert {"Prodigy", "DAdaptAdam", "DAdaptSGD"} <= set(marked)
+    assert "ScheduleFreeSGD" not in marked and "AdaDelta" not in marked   # lr 1.0 by default, but a plain lr
+    for n in marked:
+        assert ext.spec_of(n).param("lr").default == 1.0
+        tr = run(_cfg(n, lr=1.0))   # at lr 1.0 the adapted step runs and makes progress
+        assert tr.diverged_at is None and tr.losses[-1] < tr.losses[0], (n, tr.message)
+
+
+def test_needs_closure_badge_and_hessian_runs_through_the_closure():
+    marked = [n for n in ENTRIES if ext.NEEDS_CLOSURE in ext.badges(n)]
+    assert {"AdaHessian", "SophiaH"} <= set(marked)
+    for n in marked:
+        cls = ext._classes()[n]
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            ext.plain_path(cls, {"lr": 1e-3}, steps=2)   # plain backward(): no graph to differentiate again
+        plain = ext.plain_path(cls, {"lr": 1e-3}, create_graph=True, steps=20).numpy()
+        tr = run(_cfg(n, steps=20, lr=1e-3))
+        np.testing.assert_allclose(tr.positions[1:], plain, rtol=0, atol=1e-10, err_msg=n)
+
+
+def test_train_eval_badge_means_eval_moves_the_parameters():
+    marked = [n for n in ENTRIES if ext.TRAIN_EVAL in ext.badges(n)]
+    assert "ScheduleFreeAdamW" in marked
+    for n in marked:
+        p = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+        opt = ext._classes()[n]([p], lr=1e-2)
+        for _ in range(20):   # RAdam's rectification takes no step in the first few
+            opt.zero_grad()
+            ext._rosenbrock(p).backward()
+            opt.step()
+        before = p.detach().clone()
+        opt.eval()
+        assert not torch.equal(before, p.detach()), n
+
+
+@pytest.mark.parametrize("name", ["Lion", "Adan", "MADGRAD", "Prodigy"])
+def test_engine_trajectory_is_the_plain_torch_loop(name):
+    import pytorch_optimizer
+
+    cls = getattr(pytorch_optimizer, name)
+    lr = ext.probe(name).lr
+    plain = ext.plain_path(cls, {"lr": lr}).numpy()
+    tr = run(_cfg(name, lr=lr))
+    np.testing.assert_allclose(tr.positions[1:], plain, rtol=0, atol=1e-10)
+    assert tr.state   # optimizer.state is recorded as for torch's
+
+
+def test_unknown_and_fixed_options_are_refused_by_name():
+    # pytorch_optimizer.Lion(params, betaz=...) would run and ignore it (**kwargs); optviz names it
+    with pytest.raises(ConfigError, match="optimizer.options.betaz: pytorch_optimizer.Lion has no hyperparameter 'betaz'"):
+        parse_config(_cfg("Lion", betaz=[0.9, 0.9]))
+    # Adan's betas is a triple optviz cannot set: it stays at its default and is refused by name
+    assert "betas=(0.98, 0.92, 0.99)" in ext.spec_of("Adan").note
+    with pytest.raises(ConfigError, match="optimizer.options.betas: pytorch_optimizer.Adan has no hyperparameter 'betas'"):
+        parse_config(_cfg("Adan", betas=[0.9, 0.9, 0.9]))
+    with pytest.raises(ConfigError, match="has no optimizer 'Lino'"):
+        get_optimizer("pytorch_optimizer.Lino")
+    with pytest.raises(ConfigError, match=r"optimizer.options.foo: pytorch_optimizer.Adan has no hyperparameter 'foo'"):
+        parse_config(_cfg("Adan", foo=1))
+
+
+def test_config_cli_and_url_state_carry_an_entry(capsys, tmp_path):
+    from optviz.core.config import Config
+    from optviz.ui.urlstate import config_from_query, config_to_query
+
+    config = parse_config(_cfg("Lion", steps=10, lr=3e-3, betas=[0.8, 0.95]))
+    assert parse_config(json.loads(config.to_json())) == config
+    back, err = config_from_query(config_to_query(config, Config()), Config())
+    assert err is None and back == config
+    path = tmp_path / "c.json"
+    path.write_text(config.to_json())
+    assert main(["run", str(path)]) == 0
+    assert np.allclose(json.loads(capsys.readouterr().out)["positions"], run(config).positions)
+    path.write_text(json.dumps(_cfg("Lion", betaz=[0.9, 0.9])))
+    assert main(["run", str(path)]) == 2
+    assert "betaz" in capsys.readouterr().err
+    assert main(["list"]) == 0
+    listed = [o for o in json.loads(capsys.readouterr().out)["optimizers"] if o["source"] == "pytorch-optimizer"]
+    assert len(listed) == len(ENTRIES)
+    prodigy = next(o for o in listed if o["name"] == "pytorch_optimizer.Prodigy")
+    assert ext.MULTIPLIER in prodigy["badges"]
+
+
+def test_importing_optviz_does_not_import_the_package():
+    code = "import sys, optviz.core.optimizers, optviz.core.config; print('pytorch_optimizer' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr[-500:]
+
+
+CODEGEN = {
+    "lion": _cfg("Lion", steps=40, lr=3e-3),
+    "adahessian-noise": {**_cfg("AdaHessian", steps=20, lr=1e-2), "problem": {"surface": "rosenbrock", "noise": 0.3}},
+    "prodigy-groups-steplr": {"optimizer": {"name": "pytorch_optimizer.Prodigy", "options": {},
+                                            "groups": {"x": {}, "y": {"d_coef": 0.5}}},
+                              "scheduler": {"name": "StepLR", "options": {"step_size": 2, "gamma": 0.7}, "steps_per_epoch": 5},
+                              "problem": {"surface": "beale"}, "steps": 30},
+}
+
+
+@pytest.fixture(scope="module")
+def script_outputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ext_scripts")
+    outs = {}
+    for key, data in CODEGEN.items():
+        path = folder / f"{key}.py"
+        path.write_text(generate_script(parse_config(data)))
+        outs[key] = path
+    runner = "import runpy, sys\nfor p in sys.argv[1:]:\n    import contextlib, io\n    b = io.StringIO()\n" \
+             "    with contextlib.redirect_stdout(b):\n        runpy.run_path(p, run_name='__main__')\n    open(p + '.json', 'w').write(b.getvalue())\n"
+    out = subprocess.run([sys.executable, "-c", runner, *map(str, outs.values())], capture_output=True, text=True, timeout=300,
+                         env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    return {k: json.loads((p.parent / (p.name + ".json")).read_text()) for k, p in outs.items()}
+
+
+@pytest.mark.parametrize("key", CODEGEN)
+def test_exported_script_imports_pytorch_optimizer_and_reproduces_the_run(key, script_outputs):
+    config = parse_config(CODEGEN[key])
+    text = generate_script(config)
+    assert "import pytorch_optimizer" in text and f"optimizer = {config.optimizer.name}(" in text
+    theirs, ours = script_outputs[key], run(config)
+    assert ours.diverged_at is None, ours.message
+    np.testing.assert_allclose(np.array(theirs["positions"]), ours.positions, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(np.array(theirs["losses"]), ours.losses, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(np.array(theirs["lrs"]), ours.lrs, rtol=1e-12)
+    assert set(theirs["state"]) == set(ours.state)
