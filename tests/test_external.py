@@ -212,3 +212,35 @@ def test_exported_script_imports_pytorch_optimizer_and_reproduces_the_run(key, s
     np.testing.assert_allclose(np.array(theirs["losses"]), ours.losses, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(np.array(theirs["lrs"]), ours.lrs, rtol=1e-12)
     assert set(theirs["state"]) == set(ours.state)
+
+
+def test_explorer_picker_offers_the_catalogue_with_badges_and_a_link_loads_an_entry():
+    from streamlit.testing.v1 import AppTest
+
+    from optviz.ui.urlstate import config_from_query
+
+    page = str(ROOT / "pages" / "explorer.py")
+    default = parse_config({"optimizer": {"name": "SGD", "options": {"lr": 1e-3, "momentum": 0.9}}, "steps": 200})
+    at = AppTest.from_file(page, default_timeout=30)
+    at.query_params["cfg"] = json.dumps({"optimizer": {"name": "SGD"}, "steps": 6})
+    at.run()
+    box = at.selectbox(key="ex.optimizer.name")
+    assert "pytorch_optimizer.Lion" not in box.options         # off by default: nothing of the package is loaded
+    at.toggle(key="ex.optimizer.name.external").set_value(True).run()
+    box = at.selectbox(key="ex.optimizer.name")
+    shown = {o for o in box.options if o.startswith("pytorch-optimizer · ")}
+    assert len(shown) == len(ext.available())
+    assert any(o.startswith("pytorch-optimizer · Prodigy — ") and ext.MULTIPLIER in o for o in shown)
+    assert not any(o.startswith("pytorch-optimizer · Muon —") for o in shown)   # unavailable on a 2-D point
+    box.set_value("pytorch_optimizer.Lion").run()
+    assert not at.exception and not at.error
+    config, warning = config_from_query(at.query_params.get("cfg"), default)
+    assert warning is None and config.optimizer.name == "pytorch_optimizer.Lion"
+    assert config.optimizer.options == ext.spec_of("Lion").defaults()
+    # a link to an entry opens with the switch on and the entry picked
+    at = AppTest.from_file(page, default_timeout=30)
+    at.query_params["cfg"] = json.dumps({"optimizer": {"name": "pytorch_optimizer.AdaHessian", "options": {"lr": 0.01}}, "steps": 6})
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ex.optimizer.name").value == "pytorch_optimizer.AdaHessian"
+    assert ext.NEEDS_CLOSURE in " ".join(c.value for c in at.caption)

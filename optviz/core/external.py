@@ -256,6 +256,11 @@ def specs() -> list[OptimizerSpec]:
     return [spec_of(n) for n in _classes()]
 
 
+def available() -> list[OptimizerSpec]:
+    """The entries that run on a 2-D point (what the pickers offer)."""
+    return [s for s in specs() if not any(b.startswith(UNAVAILABLE) for b in s.badges)]
+
+
 def resolve(name: str) -> OptimizerSpec | None:
     """get_optimizer's hook: the spec of ``pytorch_optimizer.<ClassName>`` (any case), None for other names."""
     if not name.lower().startswith(PREFIX):
@@ -272,4 +277,4 @@ def resolve(name: str) -> OptimizerSpec | None:
 
 RESOLVERS.append(resolve)
 
-__all__ = ["PREFIX", "SOURCE", "Probe", "probe", "badges", "spec_of", "specs", "names", "resolve", "plain_path", "is_multiplier"]
+__all__ = ["PREFIX", "SOURCE", "Probe", "probe", "badges", "spec_of", "specs", "available", "names", "resolve", "plain_path", "is_multiplier"]

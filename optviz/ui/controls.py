@@ -13,7 +13,7 @@ from optviz.core.config import GROUP_NAMES, Config, OptimizerChoice, Problem, Sc
 from optviz.core.config import MAX_STEPS as MAX_CONFIG_STEPS
 from optviz.core.engine import surface_of
 from optviz.core.expr import MAX_EXPRESSION_LENGTH
-from optviz.core.optimizers import OPTIMIZERS
+from optviz.core.optimizers import OPTIMIZERS, get_optimizer
 from optviz.core.schedulers import SCHEDULERS
 from optviz.core.specs import Param
 from optviz.core.surfaces import SURFACES
@@ -137,8 +137,10 @@ def optimizer_controls(choice: OptimizerChoice, key: str, hidden: set[str], cont
     """The optimizer, every hyperparameter from its spec, and optional per-group (x / y) overrides."""
     name = choice.name
     if "optimizer" not in hidden or name not in OPTIMIZERS:  # a link's Custom optimizer has its own page: pick one here
-        name = optimizer_select(choice.name, key=f"{key}.name", container=container, label=label)
-    spec = OPTIMIZERS[name]
+        name = optimizer_select(choice.name, key=f"{key}.name", container=container, label=label, external=True)
+    spec = OPTIMIZERS[name] if name in OPTIMIZERS else get_optimizer(name)
+    if spec.source != "torch":
+        container.caption("".join(f"**{b}** · " for b in spec.badges) + f"{spec.summary} {spec.note}")
     same = name == choice.name
     values = choice.options if same else spec.defaults()
     options = options_widgets(spec.params, values, key=f"{key}.{name}", hidden=hidden, container=container)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from optviz.core import external as ext
 from optviz.core.expr import MAX_EXPRESSION_LENGTH
 from optviz.core.optimizers import OPTIMIZERS
 from optviz.core.schedulers import SCHEDULERS
@@ -110,11 +111,24 @@ def options_widgets(params, values: dict, key: str, hidden: set[str] = frozenset
     return out
 
 
-def optimizer_select(current: str, key: str, container=st, label: str = "optimizer") -> str:
+def optimizer_select(current: str, key: str, container=st, label: str = "optimizer", external: bool = False) -> str:
+    """torch.optim's optimizers; with ``external``, a switch adds pytorch-optimizer's (loaded only when it is on)."""
     names = list(OPTIMIZERS)
+    more: dict = {}
+    if external and container.toggle("also pytorch-optimizer's catalogue", value=current.startswith(ext.PREFIX), key=f"{key}.external",
+                                      help="The optimizers of the pytorch-optimizer package that run on a 2-D point, labelled "
+                                           "with what optviz measured on each (the first switch loads them: a few seconds)."):
+        more = {s.name: s for s in ext.available()}
+        names += list(more)
+
+    def shown(n: str) -> str:
+        if n in more:
+            s = more[n]
+            return f"pytorch-optimizer · {n[len(ext.PREFIX):]} — {'; '.join(s.badges) if s.badges else s.summary[:50]}"
+        return f"{n} — {OPTIMIZERS[n].summary[:60]}"
+
     return container.selectbox(label, names, index=names.index(current) if current in names else 0, key=key,
-                               help="Any torch.optim optimizer; each runs as torch itself.",
-                               format_func=lambda n: f"{n} — {OPTIMIZERS[n].summary[:60]}")
+                               help="Any torch.optim optimizer; each runs as torch itself.", format_func=shown)
 
 
 def scheduler_select(current: str | None, key: str, container=st) -> str | None:
