@@ -244,3 +244,17 @@ def test_explorer_picker_offers_the_catalogue_with_badges_and_a_link_loads_an_en
     assert not at.exception and not at.error
     assert at.selectbox(key="ex.optimizer.name").value == "pytorch_optimizer.AdaHessian"
     assert ext.NEEDS_CLOSURE in " ".join(c.value for c in at.caption)
+
+
+def test_race_runs_catalogue_entries_next_to_torchs():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "race.py"), default_timeout=30)
+    at.query_params["race"] = json.dumps([{"name": "Adam", "options": {"lr": 0.01}},
+                                          {"name": "pytorch_optimizer.Lion", "options": {"lr": 0.01}},
+                                          {"name": "pytorch_optimizer.AdaHessian", "options": {"lr": 0.05}}])
+    at.run()
+    assert not at.exception and not at.error
+    rows = at.table[0].value
+    assert list(rows["optimizer"]) == ["Adam", "pytorch_optimizer.Lion", "pytorch_optimizer.AdaHessian"]
+    assert list(rows["diverged at step"]) == ["—"] * 3
