@@ -7,7 +7,7 @@ from optviz.core.config import ConfigError, parse_config
 from optviz.core.specs import Param
 from optviz.lessons.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
 from optviz.ui import explorer_view as view
-from optviz.ui import present
+from optviz.ui import predict_view, present
 from optviz.ui.controls import entry_controls, problem_controls, seed_control, set_start, start_key, steps_control
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
@@ -96,6 +96,8 @@ def results(race, traces, surf) -> None:
     view.set_param("tol", None if tol == DEFAULT_TOL else f"{tol:g}")
     st.table(view.results_rows(race_results(traces, race.labels(), surf, tol)))
     fs = f_star(surf)
+    if fs is not None:
+        st.caption(predict_view.race_ask_link(race.to_dict(), tol))
     st.caption("f* is " + (f"{fs:.6g}, the lowest listed minimum." if fs is not None else "unknown for this surface, so no "
                            "run can be judged to have arrived.") + " Distances are to the listed minimum nearest the end point.")
 

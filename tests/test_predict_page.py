@@ -208,3 +208,26 @@ def test_a_teachers_race_question_offers_the_racers_and_scores_from_the_runs():
     at.button(key="predict.commit").click().run()
     assert any(s.value.startswith("Right") for s in at.success)
     assert run_link(at) == P.link_url(q)
+
+
+def test_the_race_page_asks_its_race_as_a_question():
+    """The Race page links its race as a teacher's race question; the link's race is the page's own, and the
+    Predict page can answer it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from streamlit.testing.v1 import AppTest
+
+    from optviz.lessons.predict import answer, ask_question
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "race.py"), default_timeout=30).run()
+    assert not at.exception
+    (text,) = [c.value for c in at.caption if "Ask this race as a question" in c.value]
+    url = text[text.index("](") + 2: text.index(")", text.index("]("))]
+    query = parse_qs(urlsplit(url).query)
+    assert urlsplit(url).path.endswith("predict") and query["kind"] == ["race"]
+    from optviz.lessons.race import parse_race
+
+    linked = parse_race(json.loads(query["ask"][0]))
+    assert linked.labels() == list(at.table[0].value["optimizer"])       # the racers of the page's results table
+    q = ask_question(json.loads(query["ask"][0]), "race")
+    assert q.choices == (*linked.labels(), "none of them") and answer(q).value in q.choices

@@ -257,5 +257,12 @@ def ask_links(config: Config) -> str:
     return f"Ask this run as a question: {kinds} (a link to share; the answer comes from the run)"
 
 
+def race_ask_link(race: dict, tol: float) -> str:
+    """"Ask this race as a question" for the Race page: which racer arrives within ``tol`` first (or none)."""
+    query = {"ask": json.dumps(race, separators=(",", ":")), "kind": "race", **({"tol": f"{tol:g}"} if tol != P.DEFAULT_TOL else {})}
+    return (f"[Ask this race as a question]({page_link('predict?' + urlencode(query))}): which racer comes within "
+            f"{tol:g} of f* first? (a link to share; the answer comes from the runs)")
+
+
 def surface_span(q: P.Question) -> tuple[tuple[float, float], tuple[float, float]]:
     return surface(parse_config(q.configs[0])).domain
