@@ -315,6 +315,11 @@ def _dry_run(config: Config) -> None:
         params, opt = make_optimizer(config, torch.zeros(1, 2, dtype=torch.float64))
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError) as e:
         raise ConfigError("optimizer", one_line(e)) from None
+    check_scheduler(config, opt)
+
+
+def check_scheduler(config, opt) -> None:
+    """Build the config's scheduler (if any) on ``opt`` once, so torch refuses a bad option here, with its message."""
     if config.scheduler is None:
         return
     try:

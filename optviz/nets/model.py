@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from optviz.core.config import OptimizerChoice, SchedulerChoice, TypedConfig, bounded_int, expect_dict, one_line, parse_options, plain_data
+from optviz.core.config import OptimizerChoice, SchedulerChoice, TypedConfig, bounded_int, check_scheduler, expect_dict, one_line, parse_options, plain_data
 from optviz.core.custom import CUSTOM
 from optviz.core.optimizers import OPTIMIZERS, get_optimizer
-from optviz.core.schedulers import build_scheduler, get_scheduler
+from optviz.core.schedulers import get_scheduler
 from optviz.core.specs import ConfigError, Param, coerce
 
 from .datasets import DataChoice, Dataset, make_split, parse_data
@@ -190,15 +189,7 @@ def _validate(config: NetConfig) -> None:
         opt = make_optimizer(config, build_model(config))
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError) as e:
         raise ConfigError("optimizer", one_line(e)) from None
-    if config.scheduler is not None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                build_scheduler(config.scheduler_spec, config.scheduler.options, opt)
-        except ConfigError:
-            raise
-        except (ValueError, TypeError, RuntimeError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
-            raise ConfigError("scheduler.options", one_line(e)) from None
+    check_scheduler(config, opt)
 
 
 def default_net_config(**overrides: Any) -> NetConfig:
