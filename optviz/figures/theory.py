@@ -284,7 +284,10 @@ def sweep_figure(res: SweepResult, objective: str = "final_loss", height: int = 
     title = {"final_loss": f"final loss f − f* after {sw.config.steps} steps",
              "steps_to_tol": f"steps until f − f* ≤ {sw.tol:g} (light grey: not within {sw.config.steps})",
              "diverged": f"step at which the run diverged (light grey: never, in {sw.config.steps})"}[objective]
-    app_layout(fig, f"{sw.config.optimizer.name} on {surface_of(sw.config).label}: {title}; dark grey: diverged", height)
+    # two title lines and the legend under the map: on one line, title and legend ran over each other
+    app_layout(fig, f"{sw.config.optimizer.name} on {surface_of(sw.config).label}:<br>{title}; dark grey: diverged", height)
+    fig.update_layout(margin=dict(t=90))
+    _legend_below(fig, -0.16, 120)
     return fig
 
 
