@@ -5,7 +5,7 @@ import streamlit as st
 
 from optviz.core.engine import surface_of
 from optviz.core.specs import ConfigError
-from optviz.figures.invariance import angle_figure, eigen_figure, paths_figure
+from optviz.figures.invariance import angle_figure, eigen_figure, first_step_table, paths_figure, step_size_figure
 from optviz.lessons.invariance import (
     LION,
     MAX_STEPS,
@@ -13,6 +13,9 @@ from optviz.lessons.invariance import (
     InvarianceSetup,
     angle_curve,
     config_at,
+    first_step,
+    first_step_configs,
+    lion_steps,
     parse_setup,
     setup_from_query,
     setup_to_query,
@@ -115,3 +118,21 @@ st.markdown(
     "nothing else. Adam, RMSprop and Adagrad are fastest when the bowl lines up with the axes (0° and 90°), because "
     f"then their per-coordinate scaling is a diagonal preconditioner that matches A; at 45° it can't. {LION} moves every "
     "coordinate by exactly ±lr per step, so it zig-zags along the axes, not the bowl's.")
+
+st.subheader("Sign steps: Adam's first step, Lion's every step")
+adam = [first_step(cached_run(cfg), c) for c, cfg in first_step_configs(setup).items()]
+a = adam[0]
+st.markdown(
+    f"On its first step Adam's bias-corrected moments are m̂ = g and v̂ = g², so `torch.optim.Adam` (weight_decay = "
+    f"{a.weight_decay:g}, ε = {a.eps:g}) moves by −lr·g/(|g| + ε): that is −lr·sign(g) up to ε/(|g| + ε), **whatever the "
+    f"gradient's size**. Each row is a real one-step Adam run (lr = {a.lr:g}) from this start on this bowl multiplied by a "
+    "number, so its gradient is that many times as large. Only when |g| comes near ε does ε shorten the step.")
+st.table(first_step_table(adam))
+lion_run, adam_run = cached_run(config_at(setup, LION)), cached_run(config_at(setup, "Adam"))
+lion = lion_steps(lion_run)
+st.markdown(
+    f"**{LION}** (weight_decay = {lion.weight_decay:g}) steps by lr·sign(·) in each coordinate: over its {lion.steps} steps "
+    f"at {setup.angle:g}° every |Δθᵢ| lay between **{lion.smallest:.12g}** and **{lion.largest:.12g}**, i.e. lr = "
+    f"{lion.lr:g} to within {lion.gap:.1e} of lr (float64 rounding). It never slows down near the minimum: it ends "
+    "hopping ±lr around it, while Adam's steps shrink as the gradient falls below what its second moment remembers.")
+st.plotly_chart(step_size_figure({"Adam": adam_run, LION: lion_run}), key=f"{K}.sizes", width="stretch", theme=None)

@@ -6,9 +6,9 @@ import plotly.graph_objects as go
 
 from optviz.core.optimizers import get_optimizer
 from optviz.core.trace import Trace
-from optviz.lessons.invariance import LION, AngleCurve, rotation, to_eigen
+from optviz.lessons.invariance import LION, AngleCurve, FirstStep, coordinate_steps, rotation, to_eigen
 
-from .base import FrozenFigure, app_layout, f32
+from .base import FrozenFigure, app_layout, f32, label_log_axes
 from .trajectory import Path, contour_base, contour_with_paths
 
 
@@ -71,3 +71,30 @@ def angle_figure(curves: list[AngleCurve], angle: float, tol: float, steps: int,
     fig.update_xaxes(title="rotation θ (degrees)", range=[-2, 92], dtick=15)
     fig.update_yaxes(title=f"steps to loss ≤ {tol:g}", rangemode="tozero")
     return app_layout(fig, f"Steps to tolerance vs rotation (each point a real run of ≤ {steps} steps)", height)
+
+
+def _pair(v, fmt: str) -> str:
+    return f"({v[0]:{fmt}}, {v[1]:{fmt}})"
+
+
+def first_step_table(steps: list[FirstStep]) -> list[dict[str, str]]:
+    """One row per gradient scale: the gradient, Adam's real first step, −lr·sign(g), and how far apart they are."""
+    return [{"gradient ×": f"{s.scale:g}", "g at the start (x, y)": _pair(s.grad, ".4g"),
+             "Adam's first step θ₁ − θ₀": _pair(s.step, ".7g"), "−lr·sign(g)": _pair(s.sign_step, ".7g"),
+             "largest |θ₁ − θ₀ + lr·sign(g)| ÷ lr": f"{s.gap:.2e}", "ε ÷ (|g| + ε)": f"{s.eps_gap:.2e}"} for s in steps]
+
+
+def step_size_figure(runs: dict[str, Trace], height: int = 420) -> go.Figure:
+    """|Δx| (solid) and |Δy| (dotted) on every step of each run, on a log axis: a sign step is a flat line at lr."""
+    fig = go.Figure()
+    for name, t in runs.items():
+        d = coordinate_steps(t)
+        steps = np.arange(1, len(d) + 1)
+        for i, (axis, dash) in enumerate((("x", "solid"), ("y", "dot"))):
+            label = f"{name} |Δ{axis}|"
+            fig.add_trace(go.Scatter(x=steps, y=f32(d[:, i]), mode="lines", name=label,
+                                     line=dict(color=colour_of(name), width=3 if dash == "dot" else 2, dash=dash),
+                                     hovertemplate="step %{x}: %{y:.7g}<extra>" + label + "</extra>"))
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title="|Δθᵢ| on that step", type="log")
+    return label_log_axes(app_layout(fig, "How far each coordinate moves on each step", height))

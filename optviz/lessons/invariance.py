@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ NAMES = tuple(LRS)
 ANGLES = tuple(float(a) for a in range(0, 91, 5))       # the sweep: 19 angles, 0° … 90°
 MAX_QUERY_TEXT = 2000
 MAX_STEPS = 1000
+SCALES = (1e-6, 1e-3, 1.0, 1e3)                       # Adam's first step at the bowl's gradient times each of these
 
 
 @dataclass(frozen=True)
@@ -175,3 +176,75 @@ def angle_curve(setup: InvarianceSetup, name: str, angles=ANGLES) -> AngleCurve:
 def sweep_setup(setup: InvarianceSetup) -> InvarianceSetup:
     """What a sweep's result depends on (not the angle, nor which optimizers are shown): one cache entry per optimizer."""
     return InvarianceSetup(setup.eigenvalues, 0.0, setup.start, (), dict(setup.lrs), setup.steps, setup.tol)
+
+
+# -- sign-like steps: Adam's first step and Lion's every step ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class FirstStep:
+    """Adam's first step from the start on the bowl scaled by ``scale`` (so its gradient is ``scale`` times the bowl's).
+
+    With m₁ = (1−β₁)g, v₁ = (1−β₂)g² and both bias corrections, torch's first step is −lr·g/(|g| + ε): −lr·sign(g)
+    up to ε/(|g| + ε), whatever the size of g."""
+
+    scale: float
+    grad: tuple[float, float]           # g at the start (the run's own gradient)
+    step: tuple[float, float]           # θ₁ − θ₀ of the real torch.optim.Adam run
+    sign_step: tuple[float, float]      # −lr·sign(g)
+    gap: float                          # max over coordinates of |step + lr·sign(g)| / lr, measured
+    eps_gap: float                      # max over coordinates of ε/(|g| + ε): what ε alone explains
+    lr: float
+    eps: float
+    weight_decay: float
+
+
+def scaled(setup: InvarianceSetup, scale: float, steps: int | None = None) -> InvarianceSetup:
+    """The same bowl times ``scale`` (both eigenvalues, so every gradient is ``scale`` times as large), same start."""
+    l1, l2 = setup.eigenvalues
+    return replace(setup, eigenvalues=(l1 * scale, l2 * scale), steps=setup.steps if steps is None else steps)
+
+
+def first_step(trace: Trace, scale: float) -> FirstStep:
+    """What a one-step (or longer) Adam run did on its first step, beside −lr·sign(g)."""
+    options = trace.config.optimizer.options
+    lr, eps = float(options["lr"]), float(options["eps"])
+    g = np.asarray(trace.grads[0], dtype=np.float64)
+    step = trace.positions[1] - trace.positions[0]
+    sign_step = -lr * np.sign(g)
+    return FirstStep(scale, (float(g[0]), float(g[1])), (float(step[0]), float(step[1])),
+                     (float(sign_step[0]), float(sign_step[1])), float(np.abs(step - sign_step).max() / lr),
+                     float((eps / (np.abs(g) + eps)).max()), lr, eps, float(options.get("weight_decay", 0.0)))
+
+
+def first_step_configs(setup: InvarianceSetup, scales=SCALES) -> dict[float, Config]:
+    """scale → a one-step torch.optim.Adam run from the lab's start on the lab's bowl (at its angle) times that scale."""
+    return {float(c): config_at(scaled(setup, c, steps=1), "Adam") for c in scales}
+
+
+def coordinate_steps(trace: Trace) -> np.ndarray:
+    """|Δθᵢ| per step and coordinate, shape (n, 2): how far each of x and y moved on each step."""
+    return np.abs(np.diff(np.asarray(trace.positions, dtype=np.float64), axis=0))
+
+
+@dataclass(frozen=True)
+class LionSteps:
+    """The smallest and largest |Δθᵢ| over every step and coordinate of a Lion run, and its lr and weight decay.
+
+    Lion's update is lr·(sign(c) + weight_decay·θ): with weight decay 0 every coordinate moves by exactly lr."""
+
+    steps: int
+    smallest: float
+    largest: float
+    lr: float
+    weight_decay: float
+
+    @property
+    def gap(self) -> float:
+        """The largest |(|Δθᵢ| − lr)| ÷ lr over the run: 0 up to float64 rounding when weight decay is 0."""
+        return max(abs(self.largest - self.lr), abs(self.smallest - self.lr)) / self.lr
+
+
+def lion_steps(trace: Trace) -> LionSteps:
+    d = coordinate_steps(trace)
+    options = trace.config.optimizer.options
+    return LionSteps(len(d), float(d.min()), float(d.max()), float(options["lr"]), float(options.get("weight_decay", 0.0)))
