@@ -1,21 +1,28 @@
 """The Invariance Lab: SGD is rotation-equivariant on a quadratic and the per-coordinate optimizers are not (real torch runs)."""
+import base64
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from optviz.core.engine import run, surface_of
 from optviz.core.specs import ConfigError
-from optviz.figures.invariance import angle_figure, eigen_figure, paths_figure
+from optviz.figures.invariance import angle_figure, eigen_figure, first_step_table, paths_figure, step_size_figure
 from optviz.lessons.invariance import (
     LION,
+    SCALES,
     InvarianceSetup,
     angle_curve,
     config_at,
+    coordinate_steps,
     eigen_path,
+    first_step,
+    first_step_configs,
     from_eigen,
+    lion_steps,
     parse_setup,
     setup_from_query,
     setup_to_query,
@@ -115,6 +122,70 @@ def test_figures_draw_every_run():
     assert list(angle_figure([curve], 30.0, SMALL.tol, SMALL.steps).data[0].y) == list(curve.steps)
 
 
+# -- sign steps: Adam's first step, Lion's every step --------------------------------------------------------------------
+
+def torch_adam_first_step(setup, scale):
+    """The oracle: torch.optim.Adam's first step on scale·½wᵀAw from the lab's start, built here without the engine."""
+    c, s = np.cos(np.radians(setup.angle)), np.sin(np.radians(setup.angle))
+    R = np.array([[c, -s], [s, c]])
+    A = torch.tensor(scale * R @ np.diag(setup.eigenvalues) @ R.T)
+    w = torch.tensor(R @ np.array(setup.start), requires_grad=True)
+    opt = torch.optim.Adam([w], lr=setup.lrs["Adam"])
+    (0.5 * w @ A @ w).backward()
+    g, before = w.grad.detach().numpy().copy(), w.detach().numpy().copy()
+    opt.step()
+    return g, w.detach().numpy() - before
+
+
+@pytest.mark.parametrize("angle", [30.0, 45.0])
+def test_adam_first_step_is_minus_lr_sign_g_for_any_gradient_scale(angle):
+    setup = InvarianceSetup(angle=angle, lrs={"Adam": 0.02})
+    configs = first_step_configs(setup)
+    assert list(configs) == list(SCALES) and min(SCALES) <= 1e-3 and max(SCALES) >= 1e3
+    for scale, config in configs.items():
+        got = first_step(run(config), scale)
+        g, step = torch_adam_first_step(setup, scale)
+        assert np.allclose(got.grad, g, rtol=1e-12, atol=0) and np.allclose(got.step, step, rtol=1e-12, atol=0), scale
+        assert got.lr == 0.02 and got.weight_decay == 0.0 and got.eps == 1e-8
+        assert np.array_equal(got.sign_step, -0.02 * np.sign(g))
+        # lr·g/(|g|+ε): the gap to −lr·sign(g) is what ε explains, and it shrinks as the gradient grows
+        assert got.gap == pytest.approx(got.eps_gap, rel=1e-2, abs=1e-13)
+        assert np.allclose(got.step, got.sign_step, rtol=2 * got.eps_gap + 1e-12, atol=0)
+    gaps = [first_step(run(c), k).gap for k, c in configs.items()]
+    assert gaps[0] > 1e-4 and gaps == sorted(gaps, reverse=True)
+
+
+def test_lion_steps_measure_every_coordinate_of_every_step():
+    for lr in (0.01, 0.003):
+        setup = InvarianceSetup(steps=80, lrs={LION: lr})
+        got = lion_steps(run(config_at(setup, LION, 45.0)))
+        assert got.steps == 80 and got.lr == lr and got.weight_decay == 0.0
+        assert got.smallest == pytest.approx(lr, rel=1e-12) and got.largest == pytest.approx(lr, rel=1e-12) and got.gap < 1e-12
+    adam = lion_steps(run(config_at(SMALL, "Adam")))
+    assert adam.smallest < 0.5 * adam.largest and adam.gap > 0.1     # Adam's step sizes vary
+
+
+def test_first_step_table_and_step_size_figure_show_the_runs():
+    setup = InvarianceSetup()
+    steps = [first_step(run(c), k) for k, c in first_step_configs(setup).items()]
+    rows = first_step_table(steps)
+    assert [float(r["gradient ×"]) for r in rows] == list(SCALES)
+    for r, s in zip(rows, steps):
+        assert np.allclose(parse_pair(r["Adam's first step θ₁ − θ₀"]), s.step, rtol=1e-6)
+        assert np.allclose(parse_pair(r["g at the start (x, y)"]), s.grad, rtol=1e-3)
+    runs = {"Adam": run(config_at(SMALL, "Adam")), LION: run(config_at(SMALL, LION))}
+    fig = step_size_figure(runs)
+    assert [t.name for t in fig.data] == ["Adam |Δx|", "Adam |Δy|", "Lion |Δx|", "Lion |Δy|"]
+    assert np.allclose(fig.data[2].y, SMALL.lrs[LION], rtol=1e-6) and np.allclose(fig.data[3].y, SMALL.lrs[LION], rtol=1e-6)
+    assert np.allclose(fig.data[0].y, coordinate_steps(runs["Adam"])[:, 0], rtol=1e-6)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text and fig.layout.xaxis.title.text
+
+
+def parse_pair(text: str) -> tuple[float, float]:
+    x, y = text.strip("()").split(",")
+    return float(x), float(y)
+
+
 # -- the page ----------------------------------------------------------------------------------------------------------
 
 def page(**query) -> AppTest:
@@ -127,7 +198,7 @@ def page(**query) -> AppTest:
 def test_page_loads_and_the_slider_turns_the_bowl():
     at = page()
     assert not at.exception and not at.error and not at.warning
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4
     at.slider(key="inv.angle").set_value(60.0).run()
     assert not at.exception
     assert json.loads(at.query_params["lab"])["angle"] == 60.0
@@ -146,3 +217,37 @@ def test_hostile_link_warns_and_shows_the_defaults(bad):
     assert not at.exception
     assert at.warning and "defaults" in at.warning[0].value
     assert at.slider(key="inv.angle").value == InvarianceSetup().angle
+
+
+def sign_step_text(at) -> str:
+    return next(m.value for m in at.markdown if "every |Δθᵢ| lay between" in m.value)
+
+
+def test_page_shows_adams_first_step_from_real_runs():
+    at = page(lab={"angle": 45.0, "lrs": {"Adam": 0.02}})
+    assert not at.exception and not at.error
+    table = at.table[0].value
+    assert [float(v) for v in table["gradient ×"]] == list(SCALES)
+    setup = InvarianceSetup(angle=45.0, lrs={"Adam": 0.02})
+    for _, row in table.iterrows():
+        g, step = torch_adam_first_step(setup, float(row["gradient ×"]))
+        assert np.allclose(parse_pair(row["g at the start (x, y)"]), g, rtol=1e-3)
+        assert np.allclose(parse_pair(row["Adam's first step θ₁ − θ₀"]), step, rtol=1e-6)
+        assert np.allclose(parse_pair(row["−lr·sign(g)"]), -0.02 * np.sign(g), rtol=1e-12)
+    # at 1e-6 ε shortens the step visibly; at 1e3 it is lr to the digits shown
+    assert parse_pair(table.iloc[0]["Adam's first step θ₁ − θ₀"]) != parse_pair(table.iloc[0]["−lr·sign(g)"])
+    assert parse_pair(table.iloc[-1]["Adam's first step θ₁ − θ₀"]) == parse_pair(table.iloc[-1]["−lr·sign(g)"])
+    assert any("(weight_decay = 0, ε = 1e-08)" in m.value and "lr = 0.02" in m.value for m in at.markdown)
+
+
+def test_page_reports_lions_step_size_from_its_run():
+    at = page(lab={"steps": 100})
+    text = sign_step_text(at)
+    assert "over its 100 steps" in text and "between **0.01** and **0.01**" in text
+    at.number_input(key=f"inv.lr.{LION}").set_value(0.003).run()
+    text = sign_step_text(at)
+    assert "between **0.003** and **0.003**" in text and "lr = 0.003" in text
+    sizes = json.loads(at.get("plotly_chart")[3].proto.spec)["data"]
+    assert [t["name"] for t in sizes] == ["Adam |Δx|", "Adam |Δy|", "Lion |Δx|", "Lion |Δy|"]
+    lion_x = np.frombuffer(base64.b64decode(sizes[2]["y"]["bdata"]), dtype=sizes[2]["y"]["dtype"])
+    assert len(lion_x) == 100 and np.allclose(lion_x, 0.003, rtol=1e-6)
