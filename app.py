@@ -15,6 +15,8 @@ PAGES = [
     ("predict.py", "Predict, then reveal", ":material/psychology_alt:", "Start"),
     ("explorer.py", "Trajectory Explorer", ":material/explore:", "Surfaces"),
     ("race.py", "Optimizer Race", ":material/sports_score:", "Surfaces"),
+    ("zoo.py", "Optimizer Zoo", ":material/pets:", "Surfaces"),
+    ("gallery.py", "Gallery", ":material/photo_library:", "Surfaces"),
     ("inside_step.py", "Inside optimizer.step()", ":material/biotech:", "The seed's lessons"),
     ("custom_step.py", "Write your own step()", ":material/edit_note:", "The seed's lessons"),
     ("scheduler_lab.py", "Scheduler Lab", ":material/calendar_month:", "The seed's lessons"),

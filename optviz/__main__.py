@@ -1,4 +1,4 @@
-"""Command line: `python -m optviz run|code|list|quiz`."""
+"""Command line: `python -m optviz run|code|list|quiz|zoo`."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="print the catalog of surfaces, optimizers and schedulers as JSON")
     q = sub.add_parser("quiz", help="print every built-in Predict-then-reveal question with the answer its runs give, as JSON")
     q.add_argument("--indent", type=int, default=None)
+    z = sub.add_parser("zoo", help="tune every optimizer of a Zoo JSON {base, optimizers, tune} by its protocol and print "
+                                   "each tuning and its tuned run's end as JSON; --write-table rewrites the gallery's table")
+    z.add_argument("config", nargs="?", default=None)
+    z.add_argument("--write-table", action="store_true")
+    z.add_argument("--indent", type=int, default=None)
     a = ap.parse_args(argv)
     try:
         if a.cmd == "list":
@@ -35,6 +40,18 @@ def main(argv: list[str] | None = None) -> int:
             from .lessons.predict_bank import quiz
 
             print(json.dumps(quiz(), indent=a.indent, allow_nan=False))
+            return 0
+        if a.cmd == "zoo":
+            from .core.specs import json_data
+            from .lessons import zoo
+
+            if a.write_table:
+                zoo.write_table(log=lambda line: print(line, file=sys.stderr))
+                return 0
+            if a.config is None:
+                ap.error("zoo needs a config file (or - for standard input), or --write-table")
+            text = sys.stdin.read() if a.config == "-" else open(a.config, encoding="utf-8").read()
+            print(json.dumps(zoo.summary(zoo.parse_zoo(json_data(text))), indent=a.indent, allow_nan=False))
             return 0
         config = _read(a.config)
         if a.cmd == "code":

@@ -1,9 +1,10 @@
 """Optimizer Race: several torch.optim optimizers from one start on one surface, with a stated lr-tuning protocol."""
 import json
+from urllib.parse import urlencode
 
 import streamlit as st
 
-from optviz.core.config import ConfigError, parse_config
+from optviz.core.config import VERSION, ConfigError, parse_config
 from optviz.core.specs import Param
 from optviz.lessons.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
 from optviz.ui import explorer_view as view
@@ -122,6 +123,11 @@ def tuning(race, paths, rkey: str, fs) -> None:
         return
     st.markdown(f"**Protocol.** For every racer, {protocol.describe()} Each lr is its own torch run (lr is a per-group "
                 "setting, so one optimizer cannot give each start its own lr); runs are cached, so asking again is instant.")
+    zoo_query = {"v": VERSION, "cfg": json.dumps({"problem": race.base.to_dict()["problem"], "steps": race.base.steps},
+                                                 separators=(",", ":")),
+                 "zoo": json.dumps(list(dict.fromkeys(e.name for e in race.entries)), separators=(",", ":"))}
+    st.caption(f"To compare optimizers each at its own tuned lr, with the rest at their defaults — and pytorch-optimizer's "
+               f"Lion, Prodigy, Adan, … too — open [these optimizers in the Zoo]({predict_view.page_link('zoo?' + urlencode(zoo_query))}).")
     tkey = json.dumps([rkey, tune], sort_keys=True)
     done = st.session_state.get(f"{KEY}.tuned")
     n, k = len(protocol.lrs), len(race.entries)

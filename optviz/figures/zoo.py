@@ -1,0 +1,48 @@
+"""Figures of the Zoo (many tuned optimizers on one surface) and the gallery's cards (one tuned run each)."""
+from __future__ import annotations
+
+import math
+
+from plotly.colors import qualitative
+
+from optviz.core.trace import Trace
+
+from .base import FrozenFigure
+from .trajectory import Path, contour_with_paths
+
+# 24 distinguishable colours for up to MAX_ZOO paths (the first ten are the app's usual ones)
+PALETTE = (*qualitative.Plotly, *qualitative.Dark24[:14])
+DASHES = ("solid", "dash", "dot")
+
+
+def zoo_paths(traces: list[Trace], labels: list[str]) -> list[Path]:
+    """One colour per entry; past ten entries the dash changes too, so neighbours in the legend stay apart."""
+    return [Path(tr, label, PALETTE[i % len(PALETTE)], DASHES[(i // 10) % len(DASHES)])
+            for i, (tr, label) in enumerate(zip(traces, labels, strict=True))]
+
+
+def card_title(label: str, lr: float | None, trace: Trace) -> str:
+    lr_text = "defaults" if lr is None else f"lr {lr:.3g}"
+    end = "diverged at step %d" % trace.diverged_at if trace.diverged_at is not None else f"f = {trace.losses[-1]:.3g}"
+    return f"<b>{label}</b><br><span style='font-size:13px'>{lr_text} · {trace.steps} steps · {end}</span>"
+
+
+def gallery_card(base: dict, path: Path, lr: float | None) -> FrozenFigure:
+    """One entry's tuned path on the surface (no animation), titled with its lr and where it ended; the modebar's
+    camera saves it as a PNG named after the entry."""
+    spec = contour_with_paths(base, [path], animate=False, arrows=False).to_dict()
+    layout = dict(spec["layout"])
+    layout["title"] = dict(text=card_title(path.label, lr, path.trace), x=0.02, xanchor="left", font=dict(size=16))
+    layout["showlegend"] = False
+    layout["margin"] = dict(l=50, r=10, t=70, b=45)
+    return FrozenFigure({"data": spec["data"], "layout": layout})
+
+
+def png_name(surface: str, name: str) -> str:
+    """The file name of a card's PNG: optviz-<surface>-<entry>."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.replace("pytorch_optimizer.", "pytorch-optimizer-"))
+    return f"optviz-{surface}-{safe}"
+
+
+def finite_or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None

@@ -1,0 +1,112 @@
+"""Page plumbing of the Zoo and the Gallery: the tuned entries (cached across sessions), their figures, URL state."""
+from __future__ import annotations
+
+import json
+import math
+
+import streamlit as st
+
+from optviz import figures
+from optviz.core import external as ext
+from optviz.core.config import Config
+from optviz.core.optimizers import get_optimizer
+from optviz.figures import race as figures_race
+from optviz.figures import zoo as figures_zoo
+from optviz.lessons import zoo
+from optviz.lessons.race import f_star, race_results
+from optviz.ui.explorer_view import FIGURE_CACHE, contour_base, loss_figure
+from optviz.ui.runner import cached_run, surface
+
+CARD_HEIGHT = 380
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _tuned(single_key: str) -> zoo.Tuned:
+    z = zoo.from_dict(json.loads(single_key))
+    return zoo.tune(z, z.names[0], cached_run)
+
+
+def tuned(z: zoo.Zoo, name: str) -> zoo.Tuned:
+    """One entry's tuning, computed once per distinct (problem, protocol, entry) across all sessions."""
+    return _tuned(zoo.single(z, name).key())
+
+
+def tune_all(z: zoo.Zoo) -> list[zoo.Tuned]:
+    """Every entry's tuning, with a progress bar while any of them runs its grid."""
+    bar = None
+    out = []
+    for i, n in enumerate(z.names):
+        if bar is None and zoo.from_table(z, n) is None:
+            bar = st.progress(0.0, text="tuning…")
+        if bar is not None:
+            bar.progress(i / len(z.names), text=f"tuning {zoo.labels([n])[0]} ({i + 1} of {len(z.names)})…")
+        out.append(tuned(z, n))
+    if bar is not None:
+        bar.empty()
+    return out
+
+
+def traces(z: zoo.Zoo, found: list[zoo.Tuned]):
+    return [cached_run(zoo.tuned_config(z, t)) for t in found]
+
+
+def paths(z: zoo.Zoo, found: list[zoo.Tuned]):
+    return figures_zoo.zoo_paths(traces(z, found), zoo.labels(z.names))
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def zoo_figure(kind: str, zkey: str, click_grid: int = 25):
+    """The Zoo's contour (every tuned path, animated together), loss curves or tuning scores, built once per Zoo."""
+    z = zoo.from_dict(json.loads(zkey))
+    found = [tuned(z, n) for n in z.names]
+    ps = paths(z, found)
+    if kind == "contour":
+        return figures.contour_with_paths(contour_base(z.base, click_grid), ps, arrows=False)
+    if kind == "loss":
+        return figures.frozen(loss_figure(ps, surface(z.base)))
+    if kind == "tuning":
+        have = [(t.tuning, p) for t, p in zip(found, ps, strict=True) if t.tuning is not None]
+        return figures.frozen(figures_race.tuning_figure([t for t, _ in have], [p for _, p in have], z.grid.objective,
+                                                         f_star(surface(z.base))))
+    raise ValueError(kind)
+
+
+def _num(v) -> str:
+    return "—" if v is None or not math.isfinite(v) else f"{v:.4g}"
+
+
+def results_rows(z: zoo.Zoo, found: list[zoo.Tuned], tol: float) -> list[dict]:
+    """The Zoo's table: tuned lr and how it was found, the protocol's score, and how each tuned run ended."""
+    trs = traces(z, found)
+    rows = race_results(trs, zoo.labels(z.names), surface(z.base), tol)
+    out = []
+    for t, r, tr in zip(found, rows, trs, strict=True):
+        spec = get_optimizer(t.name)
+        out.append({"optimizer": r.label, "from": "torch.optim" if spec.source != ext.SOURCE else "pytorch-optimizer",
+                    "tuned lr": "—" if t.lr is None else f"{t.lr:.3g}",
+                    "score": "—" if t.tuning is None else _num(t.tuning.best_score),
+                    "final loss": _num(r.final_loss),
+                    "first step within tol of f*": "never" if r.first_within is None else str(r.first_within),
+                    "distance to nearest minimum": _num(r.distance),
+                    "ended": "diverged at step %d" % tr.diverged_at if tr.diverged_at is not None else f"{tr.steps} steps",
+                    "note": "; ".join(filter(None, [t.lr_note(), *getattr(spec, "badges", ())]))})
+    return out
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _card(surface_name: str, name: str) -> tuple:
+    z = zoo.gallery_zoo(surface_name, (name,))
+    t = tuned(z, name)
+    tr = cached_run(zoo.tuned_config(z, t))
+    base = _card_base(surface_name, z.base.key())
+    return figures_zoo.gallery_card(base, figures.Path(tr, t.label, figures_zoo.PALETTE[0]), t.lr), t, tr
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _card_base(surface_name: str, config_key: str) -> dict:
+    return figures.contour_base(surface(Config.from_json(config_key)), n_grid=200, height=CARD_HEIGHT)
+
+
+def card(surface_name: str, name: str):
+    """The gallery card of one entry: (figure, tuning, trace), built once per server."""
+    return _card(surface_name, name)

@@ -1,0 +1,106 @@
+"""Gallery: every optimizer of the catalogue alone on a classic surface, at its tuned lr, each card a real run."""
+import json
+import math
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from optviz.core import external as ext
+from optviz.core.config import VERSION
+from optviz.core.surfaces import SURFACES
+from optviz.figures.zoo import png_name
+from optviz.lessons import zoo
+from optviz.ui import predict_view, present, zoo_view
+from optviz.ui.routing import inside_navigation
+from optviz.ui.urlstate import sticky
+
+inside_navigation()
+present.start()
+
+KEY = "gallery"
+PER_PAGE = 12
+SOURCES = {"all": "everything", "torch": "torch.optim", "external": "pytorch-optimizer"}
+ORDERS = {"score": "best score first", "name": "name"}
+
+st.title(":material/photo_library: Gallery")
+present.intro("Every optimizer optviz can run — torch.optim's and pytorch-optimizer's — alone on a classic surface, at "
+              "the learning rate the Zoo's protocol found for it (stated below). Unlike a gallery of stored pictures, "
+              "each card is a real run drawn now, **gradients never clipped**; the camera in a card's toolbar saves it as "
+              "a PNG. The Optimizer Zoo puts any of them side by side.")
+
+
+def _query(name: str, choices, default):
+    v = st.query_params.get(name)
+    return v if v in choices else default
+
+
+surface_name = _query("surface", zoo.GALLERY_SURFACES, zoo.GALLERY_SURFACES[0])
+with st.sidebar:
+    surface_name = st.radio("surface", zoo.GALLERY_SURFACES, index=zoo.GALLERY_SURFACES.index(surface_name),
+                            key=f"{KEY}.surface", format_func=lambda s: SURFACES[s].label)
+    source = st.radio("optimizers", list(SOURCES), index=list(SOURCES).index(_query("source", SOURCES, "all")),
+                      key=f"{KEY}.source", format_func=SOURCES.get)
+    order = st.radio("order", list(ORDERS), index=list(ORDERS).index(_query("order", ORDERS, "score")),
+                     key=f"{KEY}.order", format_func=ORDERS.get)
+    find = st.text_input("name contains", st.query_params.get("find", "")[:40], key=f"{KEY}.find", max_chars=40)
+
+gz = zoo.gallery_zoo(surface_name)
+st.markdown(f"**Protocol.** {gz.describe()}")
+names = [n for n in gz.names if source == "all" or (source == "external") == n.startswith(ext.PREFIX)]
+names = [n for n in names if find.strip().lower() in n.lower()]
+
+
+def _score(n: str) -> float:
+    t = zoo.from_table(gz, n)
+    return t.best_score if t is not None else math.inf
+
+
+names = sorted(names, key=lambda n: (_score(n), n.lower())) if order == "score" else sorted(names, key=lambda n: n.removeprefix(ext.PREFIX).lower())
+pages = max(1, math.ceil(len(names) / PER_PAGE))
+try:
+    wanted = int(st.query_params.get("page", 1))
+except ValueError:
+    wanted = 1
+if f"{KEY}.page" not in st.session_state or st.session_state.get(f"{KEY}.pages") != pages:
+    st.session_state[f"{KEY}.page"] = min(max(1, wanted), pages)
+st.session_state[f"{KEY}.pages"] = pages
+if not names:
+    st.info(f"No optimizer's name contains “{find}”.", icon=":material/search_off:")
+    st.stop()
+
+
+def _turn(delta: int) -> None:
+    st.session_state[f"{KEY}.page"] = min(max(1, st.session_state[f"{KEY}.page"] + delta), pages)
+
+
+def pager(where: str) -> int:
+    c1, c2, c3 = st.columns([1, 2, 1])
+    page = st.session_state[f"{KEY}.page"]
+    c1.button("◀ previous", key=f"{KEY}.prev.{where}", on_click=_turn, args=(-1,), disabled=page <= 1, width="stretch")
+    c2.markdown(f"<div style='text-align:center'>page <b>{page}</b> of {pages} · {len(names)} optimizers</div>",
+                unsafe_allow_html=True)
+    c3.button("next ▶", key=f"{KEY}.next.{where}", on_click=_turn, args=(1,), disabled=page >= pages, width="stretch")
+    return page
+
+
+page = pager("top")
+shown = names[(page - 1) * PER_PAGE: page * PER_PAGE]
+cols = st.columns(3)
+for i, n in enumerate(shown):
+    fig, t, tr = zoo_view.card(surface_name, n)
+    with cols[i % 3]:
+        st.plotly_chart(fig, key=f"{KEY}.card.{n}", width="stretch", theme=None,
+                        config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": png_name(surface_name, n),
+                                                                               "scale": 2, "width": 640, "height": zoo_view.CARD_HEIGHT}})
+        spec = ext.spec_of(n.removeprefix(ext.PREFIX)) if n.startswith(ext.PREFIX) else None
+        facts = [t.lr_note(), *(spec.badges if spec else ())]
+        cfg = zoo.tuned_config(gz, t).to_dict()
+        link = predict_view.page_link("explorer?" + urlencode({"v": VERSION, "cfg": json.dumps(cfg, separators=(",", ":"))}))
+        st.caption(" · ".join(filter(None, [*facts, f"[open in the Explorer]({link})"])))
+pager("bottom")
+
+want = sticky({k: v for k, v in {"surface": surface_name if surface_name != zoo.GALLERY_SURFACES[0] else None,
+                                  "source": source if source != "all" else None, "order": order if order != "score" else None,
+                                  "find": find.strip() or None, "page": str(page) if page > 1 else None}.items() if v})
+if {k: st.query_params.get(k) for k in st.query_params} != want:
+    st.query_params.from_dict(want)
