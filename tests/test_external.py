@@ -42,6 +42,114 @@ def test_the_catalogue_is_read_from_the_package():
     # a Literal annotation becomes a choice; a non-number default is listed in the note, not offered
     assert ext.spec_of("AdaHessian").param("hessian_distribution").choices == ("gaussian", "rademacher")
     assert "moment_key='auto'" not in ext.spec_of("Lion").note
+    # a tuple of three numbers is one "tuple" option, as a pair is a "pair"
+    betas = ext.spec_of("Adan").param("betas")
+    assert (betas.kind, betas.default) == ("tuple", (0.98, 0.92, 0.99)) and "betas=" not in ext.spec_of("Adan").note
+    assert {n for n in ENTRIES for p in ext.spec_of(n).params if p.kind == "tuple"} >= {"Adan", "AdEMAMix", "AggMo", "AdaPNM", "CAME"}
+
+
+def test_string_options_become_choices_where_the_class_lists_their_values():
+    # pytorch-optimizer's own validate_options(...) lists (ApolloDQN, NorMuon); torch's docstring "either 'strong_wolfe' or None"
+    assert ext.spec_of("ApolloDQN").param("rebound").choices == ("constant", "belief")
+    assert ext.spec_of("ApolloDQN").param("weight_decay_type").choices == ("l2", "decoupled", "stable")
+    assert ext.spec_of("NorMuon").param("update_scale").choices == ("preserve_norm", "match_rms")
+    line_search = ext.spec_of("LBFGS").param("line_search_fn")
+    assert line_search.kind == "choice" and set(line_search.choices) == {None, "strong_wolfe"} and line_search.default is None
+    # a free key (Magma reads any name from its base optimizer's state) or a preset name whose list the class does not
+    # give stays at its default, named in the note
+    assert "moment_key='auto'" in ext.spec_of("Magma").note and "moment_key" not in ext.spec_of("Magma").names
+    assert "ns_coeffs='original'" in ext.spec_of("AdaMuon").note
+    # every string default the catalogue offers is one of its listed values, and every listed value is accepted
+    for n in ENTRIES:
+        for p in ext.spec_of(n).params:
+            if p.kind == "choice":
+                assert p.default in p.choices, (n, p.name)
+    with pytest.raises(ConfigError, match=r"optimizer.options.rebound: expected one of 'constant', 'belief', got 'bogus'"):
+        parse_config(_cfg("ApolloDQN", rebound="bogus"))
+    # the choice reaches the class: each value is a different run, and the same one the plain loop makes
+    for name, option, values in (("ApolloDQN", "rebound", ("constant", "belief")), ("LBFGS", "line_search_fn", (None, "strong_wolfe"))):
+        paths = []
+        for value in values:
+            tr = run(_cfg(name, steps=5, lr=1e-2, **{option: value}))
+            plain = ext.plain_path(ext._classes()[name], {"lr": 1e-2, option: value}, steps=5).numpy()
+            np.testing.assert_allclose(tr.positions[1:], plain, rtol=0, atol=1e-10, err_msg=f"{name} {value}")
+            paths.append(tr.positions)
+        assert np.abs(paths[0] - paths[1]).max() > 1e-6, name
+
+
+def test_probe_file_is_what_measuring_every_entry_gives():
+    """The badges are computed by this test, not typed by hand: measure every entry now and compare with the file."""
+    assert ext.probe_table() == json.loads(ext.PROBE_FILE.read_text(encoding="utf-8"))
+    shipped = ext.read_probe_file()
+    assert shipped is not None and list(shipped) == ENTRIES
+    for n in ENTRIES:
+        assert shipped[n] == ext.measure(n) == ext.facts(n), n
+        assert ext.spec_of(n).badges == shipped[n].badges and ext.spec_of(n).point_shape == shipped[n].shape
+
+
+def test_probe_file_is_used_only_for_the_versions_it_was_measured_with(tmp_path):
+    data = json.loads(ext.PROBE_FILE.read_text(encoding="utf-8"))
+    path = tmp_path / "probe.json"
+    path.write_text(json.dumps(data))
+    assert ext.read_probe_file(path) == ext.read_probe_file()
+    for key, value in (("pytorch_optimizer", "4.0.0"), ("torch", "2.12.0"), ("probe", {**data["probe"], "steps": 40})):
+        path.write_text(json.dumps({**data, key: value}))
+        assert ext.read_probe_file(path) is None, key
+    path.write_text("{not json")
+    assert ext.read_probe_file(path) is None and ext.read_probe_file(tmp_path / "missing.json") is None
+
+
+# a fresh process: the picker's list (ext.available()) reads the shipped file and measures nothing
+AVAILABLE_COLD = """
+import json, time
+from optviz.core import external as ext
+t = time.perf_counter()
+n = len(ext.available())
+print(json.dumps({"seconds": time.perf_counter() - t, "available": n, "probed": ext.probe.cache_info().currsize}))
+"""
+
+
+def test_the_pickers_list_reads_the_shipped_probe_and_measures_only_for_other_versions(tmp_path, monkeypatch):
+    res = subprocess.run([sys.executable, "-c", AVAILABLE_COLD], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    assert out["probed"] == 0 and out["available"] == len(ext.available())
+    # a file measured with another pytorch-optimizer is not used: every entry is measured
+    stale = tmp_path / "probe.json"
+    stale.write_text(json.dumps({**json.loads(ext.PROBE_FILE.read_text(encoding="utf-8")), "pytorch_optimizer": "0.1"}))
+    monkeypatch.setattr(ext, "PROBE_FILE", stale)
+    ext._shipped.cache_clear()
+    measured = []
+    monkeypatch.setattr(ext, "measure", lambda n: measured.append(n) or ext.Facts(1.0))
+    try:
+        assert all(ext.facts(n) == ext.Facts(1.0) for n in ENTRIES) and measured == ENTRIES
+    finally:
+        ext._shipped.cache_clear()
+
+
+PAGE_WITHOUT_THE_CATALOGUE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+import optviz.ui.widgets
+seen = {"widgets": "pytorch_optimizer" in sys.modules}
+at = AppTest.from_file(sys.argv[1], default_timeout=30)
+at.run()
+seen["page"] = "pytorch_optimizer" in sys.modules
+seen["ok"] = not at.exception and not at.error
+at.toggle(key="ex.optimizer.name.external").set_value(True).run()
+from optviz.core import external as ext
+seen["switch"] = "pytorch_optimizer" in sys.modules
+seen["probed"] = ext.probe.cache_info().currsize
+print(json.dumps(seen))
+"""
+
+
+def test_the_explorer_loads_pytorch_optimizer_only_when_its_switch_is_on():
+    res = subprocess.run([sys.executable, "-c", PAGE_WITHOUT_THE_CATALOGUE, str(ROOT / "pages" / "explorer.py")], capture_output=True,
+                         text=True, cwd=ROOT, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    seen = json.loads(res.stdout.strip().splitlines()[-1])
+    assert seen == {"widgets": False, "page": False, "ok": True, "switch": True, "probed": 0}
 
 
 @pytest.mark.parametrize("name", ENTRIES)
@@ -137,14 +245,47 @@ def test_unknown_and_fixed_options_are_refused_by_name():
     # pytorch_optimizer.Lion(params, betaz=...) would run and ignore it (**kwargs); optviz names it
     with pytest.raises(ConfigError, match="optimizer.options.betaz: pytorch_optimizer.Lion has no hyperparameter 'betaz'"):
         parse_config(_cfg("Lion", betaz=[0.9, 0.9]))
-    # Adan's betas is a triple optviz cannot set: it stays at its default and is refused by name
-    assert "betas=(0.98, 0.92, 0.99)" in ext.spec_of("Adan").note
-    with pytest.raises(ConfigError, match="optimizer.options.betas: pytorch_optimizer.Adan has no hyperparameter 'betas'"):
-        parse_config(_cfg("Adan", betas=[0.9, 0.9, 0.9]))
+    # Prodigy's growth_rate=inf is not a number optviz can set: it stays at its default and is refused by name
+    assert "growth_rate=inf" in ext.spec_of("Prodigy").note
+    with pytest.raises(ConfigError, match="optimizer.options.growth_rate: pytorch_optimizer.Prodigy has no hyperparameter 'growth_rate'"):
+        parse_config(_cfg("Prodigy", growth_rate=2.0))
     with pytest.raises(ConfigError, match="has no optimizer 'Lino'"):
         get_optimizer("pytorch_optimizer.Lino")
     with pytest.raises(ConfigError, match=r"optimizer.options.foo: pytorch_optimizer.Adan has no hyperparameter 'foo'"):
         parse_config(_cfg("Adan", foo=1))
+
+
+BETAS3 = [0.9, 0.95, 0.98]
+
+
+def test_a_triple_of_betas_is_checked_run_and_carried_by_config_cli_and_url(capsys, tmp_path):
+    from optviz.core.config import Config
+    from optviz.ui.urlstate import config_from_query, config_to_query
+
+    config = parse_config(_cfg("Adan", steps=10, lr=3e-3, betas=BETAS3))
+    assert config.optimizer.options["betas"] == tuple(BETAS3)
+    # the class gets them: the plain loop's run with these betas, not the default's
+    tr = run(config)
+    plain = ext.plain_path(ext._classes()["Adan"], {"lr": 3e-3, "betas": tuple(BETAS3)}, steps=10).numpy()
+    np.testing.assert_allclose(tr.positions[1:], plain, rtol=0, atol=1e-10)
+    assert np.abs(tr.positions - run(_cfg("Adan", steps=10, lr=3e-3)).positions).max() > 1e-6
+    for bad, message in (([0.9, 0.9], "expected a list of 3 numbers"), ([0.9] * 4, "expected a list of 3 numbers"),
+                         ("0.9", "expected a list of 3 numbers"), ([0.9, "nan", 0.9], r"betas\[1\]: expected a finite number"),
+                         ([0.9, 0.9, None], r"betas\[2\]: expected a number"), ([0.9, 1.5, 0.9], r"optimizer: beta2 must be in the range")):
+        with pytest.raises(ConfigError, match=message):
+            parse_config(_cfg("Adan", betas=bad))
+    grouped = parse_config({**_cfg("Adan", steps=10), "optimizer": {"name": "pytorch_optimizer.Adan", "groups": {"y": {"betas": BETAS3}}}})
+    assert grouped.optimizer.groups["y"]["betas"] == tuple(BETAS3) and run(grouped).diverged_at is None
+    with pytest.raises(ConfigError, match=r"optimizer.groups.y.betas: expected a list of 3 numbers"):
+        parse_config({**_cfg("Adan"), "optimizer": {"name": "pytorch_optimizer.Adan", "groups": {"y": {"betas": [0.9, 0.9]}}}})
+    # JSON, the URL and `python -m optviz run` carry it
+    assert parse_config(json.loads(config.to_json())) == config
+    back, err = config_from_query(config_to_query(config, Config()), Config())
+    assert err is None and back == config
+    path = tmp_path / "c.json"
+    path.write_text(config.to_json())
+    assert main(["run", str(path)]) == 0
+    np.testing.assert_array_equal(json.loads(capsys.readouterr().out)["positions"], tr.positions)
 
 
 def test_config_cli_and_url_state_carry_an_entry(capsys, tmp_path):
@@ -182,6 +323,11 @@ CODEGEN = {
                                             "groups": {"x": {}, "y": {"d_coef": 0.5}}},
                               "scheduler": {"name": "StepLR", "options": {"step_size": 2, "gamma": 0.7}, "steps_per_epoch": 5},
                               "problem": {"surface": "beale"}, "steps": 30},
+    "adan-betas3": _cfg("Adan", steps=40, lr=3e-3, betas=BETAS3),
+    "ademamix-betas3-groups": {"optimizer": {"name": "pytorch_optimizer.AdEMAMix", "options": {"lr": 1e-2, "betas": [0.8, 0.99, 0.999]},
+                                             "groups": {"x": {}, "y": {"betas": [0.5, 0.9, 0.99]}}},
+                               "problem": {"surface": "himmelblau"}, "steps": 30},
+    "apollo-choices": _cfg("ApolloDQN", steps=30, lr=1e-2, rebound="belief", weight_decay_type="stable", weight_decay=0.1),
 }
 
 
@@ -206,6 +352,9 @@ def test_exported_script_imports_pytorch_optimizer_and_reproduces_the_run(key, s
     config = parse_config(CODEGEN[key])
     text = generate_script(config)
     assert "import pytorch_optimizer" in text and f"optimizer = {config.optimizer.name}(" in text
+    for k, v in config.optimizer.options.items():   # every non-default option is written out as the value torch takes
+        if v != ext.spec_of(config.optimizer.name[len(ext.PREFIX):]).param(k).default:
+            assert f"{k}={v!r}" in text, k
     theirs, ours = script_outputs[key], run(config)
     assert ours.diverged_at is None, ours.message
     np.testing.assert_allclose(np.array(theirs["positions"]), ours.positions, rtol=1e-9, atol=1e-9)
@@ -244,6 +393,23 @@ def test_explorer_picker_offers_the_catalogue_with_badges_and_a_link_loads_an_en
     assert not at.exception and not at.error
     assert at.selectbox(key="ex.optimizer.name").value == "pytorch_optimizer.AdaHessian"
     assert ext.NEEDS_CLOSURE in " ".join(c.value for c in at.caption)
+
+
+def test_explorer_draws_one_slider_per_entry_of_a_triple_and_the_link_keeps_the_change():
+    from streamlit.testing.v1 import AppTest
+
+    from optviz.ui.urlstate import config_from_query
+
+    at = AppTest.from_file(str(ROOT / "pages" / "explorer.py"), default_timeout=30)
+    at.query_params["cfg"] = json.dumps({"optimizer": {"name": "pytorch_optimizer.Adan", "options": {"betas": BETAS3}}, "steps": 6})
+    at.run()
+    assert not at.exception and not at.error
+    key = "ex.optimizer.pytorch_optimizer.Adan.betas"
+    assert [at.slider(key=f"{key}.{i}").value for i in range(3)] == BETAS3
+    at.slider(key=f"{key}.2").set_value(0.9).run()
+    assert not at.exception and not at.error
+    config, warning = config_from_query(at.query_params.get("cfg"), parse_config({}))
+    assert warning is None and config.optimizer.options["betas"] == (0.9, 0.95, 0.9)
 
 
 def test_race_runs_catalogue_entries_next_to_torchs():

@@ -36,8 +36,8 @@ def shown(value: Any, limit: int = 60) -> str:
 class Param:
     """One hyperparameter: torch's keyword name, torch's default, a UI range and a one-sentence help.
 
-    kind: "float", "int", "bool", "choice", "pair" (two floats, e.g. betas), "intlist" (milestones),
-    "text" (a safe expression such as a scheduler lambda).
+    kind: "float", "int", "bool", "choice", "pair" (two floats, e.g. betas), "tuple" (as many floats as its default
+    has, e.g. Adan's three betas), "intlist" (milestones), "text" (a safe expression such as a scheduler lambda).
     ``default`` is torch's own default (``None`` where torch requires the argument); ``ui_default`` is
     what optviz uses when the argument is required or torch's default makes a poor demo.
     """
@@ -92,6 +92,11 @@ def coerce(param: Param, value: Any, field: str) -> Any:
             raise ConfigError(field, f"expected two numbers [a, b], got {shown(value)}")
         a = None if value[0] is None and param.nullable else _float(value[0], field + "[0]")
         return (a, _float(value[1], field + "[1]"))
+    if k == "tuple":
+        n = len(param.initial)
+        if not isinstance(value, (list, tuple)) or len(value) != n:
+            raise ConfigError(field, f"expected a list of {n} numbers, got {shown(value)}")
+        return tuple(_float(v, f"{field}[{i}]") for i, v in enumerate(value))
     if k == "intlist":
         if not isinstance(value, (list, tuple)) or len(value) > 100:
             raise ConfigError(field, f"expected a list of whole numbers (at most 100), got {shown(value)}")

@@ -68,6 +68,9 @@ def param_widget(param: Param, value: Any, key: str, label: str | None = None, c
         va = None if a is None else _float_widget(sub, a, key + ".0", f"{label}[0]", c1)
         vb = _float_widget(sub, b, key + ".1", f"{label}[1]", c2)
         return [va, vb]
+    if k == "tuple":  # one float widget per entry, side by side
+        sub = Param(param.name, "float", None, param.help, param.low, param.high, param.log)
+        return [_float_widget(sub, v, f"{key}.{i}", f"{label}[{i}]", c) for i, (v, c) in enumerate(zip(value, container.columns(len(value))))]
     if k == "intlist":
         text = container.text_input(label, ", ".join(str(v) for v in value or []), key=key, help=param.help)
         try:
