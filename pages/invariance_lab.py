@@ -101,6 +101,7 @@ for col, (n, t) in zip(cols, runs.items()):
     here, there = steps_to_tol(t, setup.tol), steps_to_tol(flat[n], setup.tol)
     col.metric(f"{n}: steps to tol at {setup.angle:g}°", "never" if here is None else here,
                delta=None if here is None or there is None else f"{here - there:+d} vs 0°", delta_color="off",
+               delta_arrow="off" if here == there else "auto",
                help=f"First step with loss ≤ {setup.tol:g} (within {setup.steps} steps).")
 
 surface = surface_of(config_at(setup, setup.optimizers[0]))

@@ -85,16 +85,31 @@ def first_step_table(steps: list[FirstStep]) -> list[dict[str, str]]:
 
 
 def step_size_figure(runs: dict[str, Trace], height: int = 420) -> go.Figure:
-    """|Δx| (solid) and |Δy| (dotted) on every step of each run, on a log axis: a sign step is a flat line at lr."""
+    """|Δx| (solid) and |Δy| (dotted) on every step of each run, on a log axis, over a dashed line at each run's lr:
+    a sign step is a flat line on it."""
     fig = go.Figure()
-    for name, t in runs.items():
-        d = coordinate_steps(t)
+    sizes = {name: coordinate_steps(t) for name, t in runs.items()}
+    lrs = {name: t.config.optimizer.options.get("lr") for name, t in runs.items()}
+    for name, d in sizes.items():
         steps = np.arange(1, len(d) + 1)
         for i, (axis, dash) in enumerate((("x", "solid"), ("y", "dot"))):
             label = f"{name} |Δ{axis}|"
             fig.add_trace(go.Scatter(x=steps, y=f32(d[:, i]), mode="lines", name=label,
                                      line=dict(color=colour_of(name), width=3 if dash == "dot" else 2, dash=dash),
                                      hovertemplate="step %{x}: %{y:.7g}<extra>" + label + "</extra>"))
+    top = max((lr for lr in lrs.values() if lr), default=None)
+    for name, lr in lrs.items():
+        if not lr:
+            continue
+        fig.add_hline(y=lr, line=dict(color=colour_of(name), width=1, dash="dash"))
+        # labels at the right, where every path has shrunk away from its lr: the largest lr's above its line, the
+        # others under theirs (a log axis: y in log10 units)
+        fig.add_annotation(x=1, xref="paper", y=float(np.log10(lr)), yref="y", text=f"lr of {name} = {lr:g}", showarrow=False,
+                           xanchor="right", yanchor="bottom" if lr == top else "top", font=dict(color=colour_of(name)))
+    shown = np.concatenate([f32(d).ravel().astype(np.float64) for d in sizes.values()] + [np.array([lr for lr in lrs.values() if lr])])
+    shown = shown[np.isfinite(shown) & (shown > 0)]
+    if shown.size:      # room above the top line for its label
+        fig.update_yaxes(range=[float(np.log10(shown.min())) - 0.3, float(np.log10(shown.max())) + 0.8])
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="|Δθᵢ| on that step", type="log")
     return label_log_axes(app_layout(fig, "How far each coordinate moves on each step", height))
