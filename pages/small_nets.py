@@ -4,13 +4,24 @@ import json
 import streamlit as st
 
 from optviz.core.specs import ConfigError
-from optviz.figures.nets import boundary_figure, landscape_figure, lr_figure, metrics_figure, norms_figure, runs_of
+from optviz.figures.nets import runs_of
 from optviz.nets.model import default_net_config, parse_net_config
 from optviz.nets.netcode import generate_net_script, optimizer_text
 from optviz.ui import present
 from optviz.ui.explorer_view import md
 from optviz.ui.net_controls import compare_controls, net_controls
-from optviz.ui.net_state import PLANES, cached_landscape, cached_train, compare_config, read_state, tab_from_query, write_state
+from optviz.ui.net_state import (
+    PLANES,
+    boundary_chart,
+    cached_landscape,
+    cached_train,
+    compare_config,
+    landscape_chart,
+    read_state,
+    runs_chart,
+    tab_from_query,
+    write_state,
+)
 from optviz.ui.routing import inside_navigation
 from optviz.ui.urlstate import url_tabs
 
@@ -80,7 +91,7 @@ for kind, box in zip(tab_names, tabs, strict=True):
         if kind == "boundary":
             cols = st.columns(len(runs))
             for col, r in zip(cols, runs, strict=True):
-                col.plotly_chart(present.fit(boundary_figure(r.trace, height=620 if len(runs) == 1 else 520), above=70, notes=len(notes)), width="stretch",
+                col.plotly_chart(present.fit(boundary_chart(r.trace, height=620 if len(runs) == 1 else 520), above=70, notes=len(notes)), width="stretch",
                                  key=f"{KEY}.boundary.{r.label}", theme=None)
                 if len(runs) > 1:
                     col.caption(f"**{r.label}**")
@@ -88,21 +99,21 @@ for kind, box in zip(tab_names, tabs, strict=True):
                      else "colour: the class the net predicts, paler where it is unsure")
             st.caption(f"{shown.capitalize()}; ● training points, ✕ test points. ▶ Play replays the epochs in your browser.")
         elif kind == "metrics":
-            st.plotly_chart(metrics_figure(runs), width="stretch", key=f"{KEY}.metrics", theme=None)
+            st.plotly_chart(runs_chart("metrics", runs), width="stretch", key=f"{KEY}.metrics", theme=None)
         elif kind == "lr":
-            st.plotly_chart(lr_figure(runs), width="stretch", key=f"{KEY}.lr", theme=None)
+            st.plotly_chart(runs_chart("lr", runs), width="stretch", key=f"{KEY}.lr", theme=None)
             st.caption("Read from `optimizer.param_groups` before every step: each group keeps its own lr, while the "
                        "keyword arguments (momentum, betas, …) apply to every group that does not override them — "
                        "where the groups share a value, their lines lie on top of each other.")
         elif kind == "norms":
-            st.plotly_chart(norms_figure(runs), width="stretch", key=f"{KEY}.norms", theme=None)
+            st.plotly_chart(runs_chart("norms", runs), width="stretch", key=f"{KEY}.norms", theme=None)
             st.caption("Norms over each submodule's tensors: the gradient `backward()` left, the change `step()` made, "
                        "and every tensor torch keeps in `optimizer.state` (momentum buffer, Adam's `exp_avg`, …).")
         elif kind == "landscape":
             plane = st.radio("plane", PLANES, index=PLANES.index(plane), key=f"{KEY}.plane", horizontal=True,
                              format_func=PLANE_LABELS.get)
             land = cached_landscape(config, other, plane, tuple(labels))
-            st.plotly_chart(landscape_figure(land, runs), width="stretch", key=f"{KEY}.landscape", theme=None)
+            st.plotly_chart(landscape_chart(land, runs), width="stretch", key=f"{KEY}.landscape", theme=None)
             st.caption(f"The training loss on the plane through the final weights of {labels[0]} (★; ○ the start). "
                        f"The two directions hold {100 * land.explained.sum():.1f} % of the path's variance: "
                        + ("a PCA plane shows the path faithfully." if plane == "pca" else

@@ -5,14 +5,13 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from optviz.core.config import VERSION, ConfigError, parse_config
-from optviz.core.engine import surface_of
 from optviz.core.optimizers import ELEMENTWISE, OPTIMIZERS
 from optviz.core.surfaces import SURFACES, get_surface
-from optviz.figures.theory import OBJECTIVES, basin_figure, percent, sweep_figure
-from optviz.lessons.basins import MAX_BASIN_SIDE, basin_maps
-from optviz.lessons.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, run_sweep, sweep_params
-from optviz.lessons.theory import best_momentum, local_quadratic, max_stable_lr
+from optviz.figures.theory import OBJECTIVES, percent
+from optviz.lessons.basins import MAX_BASIN_SIDE
+from optviz.lessons.sweeps import MAX_MAP_STEPS, MAX_SWEEP_SIDE, cell_config, default_axis, parse_sweep, sweep_params
 from optviz.ui import present
+from optviz.ui.maps import basin_chart, cached_basins, cached_sweep, sweep_chart
 from optviz.ui.routing import inside_navigation
 from optviz.ui.urlstate import read_config, write_config
 from optviz.ui.widgets import options_widgets, param_widget
@@ -37,29 +36,6 @@ st.title("Sweeps & Basins")
 present.intro(
     "One run shows one setting; a map shows thousands. Every cell below is a **real `torch.optim` run** — a sweep varies "
     "two hyperparameters from one start, a basin map varies the start point — computed together as one batch.")
-
-
-def _progress():
-    """A progress bar made inside the cached call (so a cache hit replays it safely) and its update callback."""
-    bar = st.progress(0.0, text="running torch.optim over the whole grid …")
-    return bar, lambda f: bar.progress(min(1.0, f), text=f"running torch.optim over the whole grid … {100 * f:.0f}%")
-
-
-@st.cache_data(max_entries=24, show_spinner=False)
-def cached_sweep(key: str):
-    bar, update = _progress()
-    result = run_sweep(parse_sweep(json.loads(key)), on_progress=update)
-    bar.empty()
-    return result
-
-
-@st.cache_data(max_entries=24, show_spinner=False)
-def cached_basins(key: str):
-    data = json.loads(key)
-    bar, update = _progress()
-    result = basin_maps([parse_config(c) for c in data["configs"]], data["n"], on_progress=update)
-    bar.empty()
-    return result
 
 
 def config_of(name: str, options: dict):
@@ -187,15 +163,7 @@ def explorer_link(cfg) -> str:
 
 
 if mode == "sweep":
-    marks, curves = (), ()
-    run_surface = surface_of(config)
-    lq = local_quadratic(run_surface, run_surface.start) if surface == "quadratic" else None
-    if lq is not None and lq.is_bowl and name == "SGD" and ypar == "momentum":     # the Quadratic Lab's theory, overlaid
-        lam = lq.eigenvalues    # the Hessian of the surface this sweep ran on, ascending
-        hb = best_momentum(*lam)
-        marks = ((hb.alpha, hb.beta, f"theory: α*, β* for λ = {lam[0]:g}, {lam[1]:g} (rate {hb.rate:.3f})"),)
-        curves = ((max_stable_lr(result.ys, lam[1]), result.ys, f"theory: stability edge (2 + 2β)/λmax, λmax = {lam[1]:g}"),)
-    event = st.plotly_chart(present.fit(sweep_figure(result, objective, marks=marks, curves=curves), notes=sum(map(bool, notes))), key=f"{K}.heat",
+    event = st.plotly_chart(present.fit(sweep_chart(key, objective, result), notes=sum(map(bool, notes))), key=f"{K}.heat",
                             on_select="rerun",
                             selection_mode="points", width="stretch", theme=None)
     points = [p for p in (event.selection.points if event else []) if "customdata" in p]
@@ -214,7 +182,7 @@ if mode == "sweep":
                 "theory's α*, β* (white ×). Switch the surface to Rosenbrock: the run starts far from the minimum, the "
                 "curvature along its path is not the local quadratic's, and the edge no longer follows 2 + 2β.")
 else:
-    st.plotly_chart(present.fit(basin_figure(result, surface_of(config)), notes=sum(map(bool, notes))), key=f"{K}.basins", width="stretch", theme=None)
+    st.plotly_chart(present.fit(basin_chart(key, result), notes=sum(map(bool, notes))), key=f"{K}.basins", width="stretch", theme=None)
     for r in result:
         st.caption(f"**{r.config.optimizer.name}** ({side} × {side} starts × {steps} steps, {r.seconds:.2f} s): "
                    + ", ".join(f"#{c} {percent(f)}" for c, _, f in r.shares()))

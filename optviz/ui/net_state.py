@@ -1,4 +1,4 @@
-"""Small Nets state: cached training and landscape results keyed by config JSON, and the versioned URL state."""
+"""Small Nets state: cached training, landscape and figures keyed by config JSON, and the versioned URL state."""
 from __future__ import annotations
 
 import json
@@ -7,6 +7,8 @@ from typing import Any, Callable
 import streamlit as st
 
 from optviz.core.specs import ConfigError
+from optviz.figures import FrozenFigure, frozen
+from optviz.figures.nets import Run, boundary_figure, landscape_figure, lr_figure, metrics_figure, norms_figure
 from optviz.nets.landscape import Landscape, landscape
 from optviz.nets.model import VERSION, NetConfig, parse_net_config
 from optviz.nets.training import NetTrace, train
@@ -53,6 +55,50 @@ def _landscape(key: str, other_key: str | None, method: str, labels: tuple[str, 
 def cached_landscape(config: NetConfig, other: NetConfig | None, method: str, labels: tuple[str, ...]) -> Landscape:
     """The landscape of a trained config (and a second one on the same plane); both runs must be cached already."""
     return _landscape(config.key(), other.key() if other is not None else None, method, labels)
+
+
+# -- figures --------------------------------------------------------------------------------------
+# Built once per distinct set of runs for every session, held as objects like the Explorer's (explorer_view's
+# FIGURE_CACHE): rebuilding a figure on every rerun, its template copied and every frame validated, was most of a
+# cached slider move. The hashed arguments are the figure's whole key; the underscored ones are what it is drawn from.
+
+FIGURE_CACHE = dict(max_entries=48, show_spinner=False)
+RUN_FIGURES = {"metrics": metrics_figure, "lr": lr_figure, "norms": norms_figure}
+
+
+def _run_keys(runs: list[Run]) -> tuple[tuple[str, str], ...]:
+    """(config JSON, label) per run: everything a figure of the runs depends on (the colours follow the optimizers)."""
+    return tuple((r.trace.config.key(), r.label) for r in runs)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def _boundary(key: str, height: int, _trace: NetTrace) -> FrozenFigure:
+    return frozen(boundary_figure(_trace, height=height))
+
+
+def boundary_chart(trace: NetTrace, height: int) -> FrozenFigure:
+    """The animated decision boundary of one run (``boundary_figure``), built once per config and height."""
+    return _boundary(trace.config.key(), height, trace)
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def _runs_figure(kind: str, keys: tuple[tuple[str, str], ...], _runs: tuple[Run, ...]) -> FrozenFigure:
+    return frozen(RUN_FIGURES[kind](list(_runs)))
+
+
+def runs_chart(kind: str, runs: list[Run]) -> FrozenFigure:
+    """The metrics, lr or norms figure (``kind``) of the runs, built once per set of runs."""
+    return _runs_figure(kind, _run_keys(runs), tuple(runs))
+
+
+@st.cache_resource(**FIGURE_CACHE)
+def _landscape_figure(keys: tuple[tuple[str, str], ...], method: str, _land: Landscape, _runs: tuple[Run, ...]) -> FrozenFigure:
+    return frozen(landscape_figure(_land, list(_runs)))
+
+
+def landscape_chart(land: Landscape, runs: list[Run]) -> FrozenFigure:
+    """The loss landscape with the runs on it (``land`` is the cached landscape of these runs on ``land.method``)."""
+    return _landscape_figure(_run_keys(runs), land.method, land, tuple(runs))
 
 
 # -- URL ----------------------------------------------------------------------------------------------
@@ -164,5 +210,5 @@ def write_state(config: NetConfig, default: NetConfig, other: NetConfig | None, 
         qp.from_dict(want)
 
 
-__all__ = ["cached_train", "cached_landscape", "net_from_query", "net_to_query", "compare_config", "compare_from_query",
-           "read_state", "tab_from_query", "write_state", "PLANES"]
+__all__ = ["cached_train", "cached_landscape", "boundary_chart", "runs_chart", "landscape_chart", "net_from_query", "net_to_query",
+           "compare_config", "compare_from_query", "read_state", "tab_from_query", "write_state", "PLANES"]
