@@ -45,7 +45,6 @@ with st.sidebar:
     find = st.text_input("name contains", st.query_params.get("find", "")[:40], key=f"{KEY}.find", max_chars=40)
 
 gz = zoo.gallery_zoo(surface_name)
-st.markdown(f"**Protocol.** {gz.describe()}")
 names = [n for n in gz.names if source == "all" or (source == "external") == n.startswith(ext.PREFIX)]
 names = [n for n in names if find.strip().lower() in n.lower()]
 
@@ -89,7 +88,7 @@ cols = st.columns(3)
 for i, n in enumerate(shown):
     fig, t, tr = zoo_view.card(surface_name, n)
     with cols[i % 3]:
-        st.plotly_chart(fig, key=f"{KEY}.card.{n}", width="stretch", theme=None,
+        st.plotly_chart(fig, key=f"{KEY}.card.{i}", width="stretch", theme=None,
                         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": png_name(surface_name, n),
                                                                                "scale": 2, "width": 640, "height": zoo_view.CARD_HEIGHT}})
         spec = ext.spec_of(n.removeprefix(ext.PREFIX)) if n.startswith(ext.PREFIX) else None
@@ -98,6 +97,8 @@ for i, n in enumerate(shown):
         link = predict_view.page_link("explorer?" + urlencode({"v": VERSION, "cfg": json.dumps(cfg, separators=(",", ":"))}))
         st.caption(" · ".join(filter(None, [*facts, f"[open in the Explorer]({link})"])))
 pager("bottom")
+st.markdown(f"**Protocol.** {gz.describe()} The tunings come from `optviz/lessons/data/zoo_tuned.json`, written from "
+            "these same runs by `python -m optviz zoo --write-table` and checked against fresh runs by the tests.")
 
 want = sticky({k: v for k, v in {"surface": surface_name if surface_name != zoo.GALLERY_SURFACES[0] else None,
                                   "source": source if source != "all" else None, "order": order if order != "score" else None,

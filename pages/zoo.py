@@ -94,8 +94,18 @@ except ConfigError as e:
     st.stop()
 st.session_state[f"{KEY}.names"] = z.names
 
-st.markdown(f"**Protocol.** {z.describe()}")
-found = zoo_view.tune_all(z)
+zkey = z.key()
+live = zoo.live_cost(z)
+tune_now = live <= zoo.AUTO_TUNE or st.session_state.get(f"{KEY}.go") == zkey
+if not tune_now:
+    c1, c2 = st.columns([3, 1])
+    c1.info(f"Tuning these needs {live:,} gradient evaluations that the stored table does not hold (about "
+            f"{max(1, round(live * zoo.SECONDS_PER_EVALUATION))} s). Until then, untuned optimizers are drawn at their "
+            "class's default lr.", icon=":material/hourglass_empty:")
+    if c2.button("Tune them now", type="primary", key=f"{KEY}.tune.run", icon=":material/tune:"):
+        st.session_state[f"{KEY}.go"] = zkey
+        tune_now = True
+found = zoo_view.tune_all(z) if tune_now else zoo_view.entries(z, False)
 surf = surface(z.base)
 start_widget = start_key(f"{KEY}.problem", problem)
 
@@ -106,18 +116,18 @@ def _clicked() -> None:
         set_start(start_widget, round(points[0]["x"], 3), round(points[0]["y"], 3))
 
 
-zkey = z.key()
-boxes = sum(map(bool, [warning, names_warning]))
-st.plotly_chart(present.fit(zoo_view.zoo_figure("contour", zkey), notes=boxes), key=f"{KEY}.contour", width="stretch",
+boxes = sum(map(bool, [warning, names_warning])) + (not tune_now)
+st.plotly_chart(present.fit(zoo_view.zoo_figure("contour", zkey, tune_now), notes=boxes), key=f"{KEY}.contour", width="stretch",
                 theme=None, on_select=_clicked, selection_mode="points")
 st.caption(f"{surf.watch} ▶ Play animates every optimizer at its tuned lr · click the plot to start there "
            "(the tuning reruns for the new start).")
-st.plotly_chart(zoo_view.zoo_figure("loss", zkey), key=f"{KEY}.loss", width="stretch", theme=None)
+st.markdown(f"**Protocol.** {z.describe()}")
+st.plotly_chart(zoo_view.zoo_figure("loss", zkey, tune_now), key=f"{KEY}.loss", width="stretch", theme=None)
 
 
 @st.fragment
 def results() -> None:
-    st.subheader("Results at the tuned learning rates")
+    st.subheader("Results at the tuned learning rates" if tune_now else "Results (some optimizers not tuned yet)")
     tol = param_widget(TOL, view.float_param("tol", DEFAULT_TOL, TOL.low, TOL.high), f"{KEY}.tol",
                        label="tolerance for “arrived” (f − f* ≤ tol)", container=st.columns([1, 2])[0])
     view.set_param("tol", None if tol == DEFAULT_TOL else f"{tol:g}")
@@ -132,11 +142,11 @@ def results() -> None:
 
 results()
 st.subheader(":material/tune: How each lr was chosen")
-st.plotly_chart(zoo_view.zoo_figure("tuning", zkey), key=f"{KEY}.tuning", width="stretch", theme=None)
+st.plotly_chart(zoo_view.zoo_figure("tuning", zkey, tune_now), key=f"{KEY}.tuning", width="stretch", theme=None)
 for t in found:
     if t.tuning is not None and (t.tuning.edge or t.tuning.best_lr is None):
         st.warning(f"**{view.md(t.label)}**: {view.md(t.lr_note())}.", icon=":material/warning:")
-if 2 <= len(z.names) <= MAX_ENTRIES:
+if 2 <= len(z.names) <= MAX_ENTRIES and tune_now:
     racers = [{"name": n, "options": {} if t.lr is None else {"lr": t.lr}} for n, t in zip(z.names, found, strict=True)]
     query = {"v": VERSION, "cfg": json.dumps(z.base.to_dict(), separators=(",", ":")), "race": json.dumps(racers, separators=(",", ":"))}
     st.markdown(f"[Race these at their tuned learning rates]({predict_view.page_link('race?' + urlencode(query))}) — the Race "

@@ -22,6 +22,8 @@ INTROS = {
     "quadratic_lab.py": "acts on each eigen-direction of A separately",
     "sweeps.py": "One run shows one setting; a map shows thousands",
     "invariance_lab.py": "Turn a quadratic bowl",
+    "zoo.py": "Any set of optimizers",
+    "gallery.py": "Every optimizer optviz can run",
 }
 
 

@@ -47,8 +47,12 @@ def test_a_zoo_is_validated_and_capped():
         _zoo(["SGD"], tune={**SMALL, "objective": "best"})
     with pytest.raises(ConfigError, match="lr grid"):
         _zoo(["SGD"], tune={**SMALL, "low": 1.0, "high": 0.1})
-    with pytest.raises(ConfigError, match="optimizer steps"):     # the cost cap holds a request to a bounded amount of work
+    with pytest.raises(ConfigError, match="gradient evaluations"):     # the cost cap holds a request to a bounded amount of work
         _zoo(zoo.catalogue()[:20], base={**BASE, "steps": 5000}, tune={**SMALL, "per_decade": 6})
+    # an LBFGS step may evaluate the function max_iter (20) times: it counts so
+    few = {**BASE, "steps": 1000}
+    assert _zoo(["LBFGS"], base=few).tuning_steps() == 20 * _zoo(["SGD"], base=few).tuning_steps() == 20 * 4 * 1000
+    assert len(_zoo(zoo.catalogue(external=False), base={**BASE, "steps": 200}, tune=zoo.Grid().to_dict()).names) == 15
 
 
 def test_labels_say_which_package_only_when_names_collide():
@@ -137,6 +141,11 @@ def _page(name: str, **query) -> AppTest:
     return at.run()
 
 
+def _qp(at: AppTest, key: str) -> str:
+    v = at.query_params[key]
+    return v[0] if isinstance(v, list) else v
+
+
 def _clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -178,8 +187,8 @@ def test_zoo_page_picks_write_the_url():
     at = _page("zoo", zoo=json.dumps(["SGD", "Adam"]), cfg=json.dumps(BASE), tune=json.dumps(SMALL))
     at.multiselect(key="zoo.names.widget").select("RMSprop").run()
     _clean(at)
-    assert json.loads(at.query_params["zoo"][0]) == ["SGD", "Adam", "RMSprop"]
-    assert json.loads(at.query_params["tune"][0]) == SMALL
+    assert json.loads(_qp(at, "zoo")) == ["SGD", "Adam", "RMSprop"]
+    assert json.loads(_qp(at, "tune")) == SMALL
     assert list(at.dataframe[0].value["optimizer"]) == ["SGD", "Adam", "RMSprop"]
 
 
@@ -205,7 +214,7 @@ def test_gallery_cards_are_tuned_runs_with_png_names_and_a_pager_at_its_bounds()
     at.button(key="gallery.next.top").click().run()
     _clean(at)
     assert len(at.get("plotly_chart")) == len(zoo.catalogue(external=False)) - 12
-    assert at.button(key="gallery.next.top").disabled and at.query_params["page"] == ["2"]
+    assert at.button(key="gallery.next.top").disabled and _qp(at, "page") == "2"
     at.button(key="gallery.prev.bottom").click().run()
     assert len(at.get("plotly_chart")) == 12 and "page" not in at.query_params
 
@@ -237,3 +246,37 @@ def test_cli_prints_each_tuning(tmp_path, capsys):
     spec.write_text(json.dumps({"base": BASE, "optimizers": ["SGD", "Nope"]}))
     assert main(["zoo", str(spec)]) == 2
     assert "optimizers[1]" in capsys.readouterr().err
+
+
+def test_race_page_opens_its_racers_in_the_zoo():
+    race = _page("race")
+    _clean(race)
+    text = next(c.value for c in race.caption if "in the Zoo" in c.value)
+    query = parse_qs(urlparse(text[text.index("](") + 2: text.index(")", text.index("]("))]).query)
+    names = json.loads(query["zoo"][0])
+    assert names == ["SGD", "Adam", "RMSprop"]
+    at = _page("zoo", **{k: v[0] for k, v in query.items()})
+    _clean(at)
+    assert list(at.dataframe[0].value["optimizer"]) == names
+    z = zoo.parse_zoo({"base": json.loads(query["cfg"][0]), "optimizers": names})
+    assert z.base.steps == 300 and all("300 steps" in m.value for m in at.markdown if "Protocol" in m.value)
+
+
+def test_a_costly_zoo_waits_for_the_button_and_draws_defaults_meanwhile():
+    names = ["SGD", "Adam", "RMSprop", "Adagrad", "Adamax"]
+    base = {**BASE, "steps": 600}
+    z = zoo.parse_zoo({"base": base, "optimizers": names})
+    assert zoo.live_cost(z) > zoo.AUTO_TUNE
+    at = _page("zoo", zoo=json.dumps(names), cfg=json.dumps(base))
+    _clean(at)
+    assert any("Tune them now" in b.label for b in at.button) and any("gradient evaluations" in i.value for i in at.info)
+    rows = at.dataframe[0].value
+    defaults = [z.config(n).optimizer.options["lr"] for n in names]
+    assert list(rows["tuned lr"]) == [f"{lr:.3g}" for lr in defaults]
+    assert all(note.startswith("not tuned yet") for note in rows["note"])
+    assert not any("Race these" in m.value for m in at.markdown)
+    at.button(key="zoo.tune.run").click().run()
+    _clean(at)
+    want = [zoo.tune(z, n) for n in names]
+    assert list(at.dataframe[0].value["tuned lr"]) == [f"{t.lr:.3g}" for t in want]
+    assert any("Race these" in m.value for m in at.markdown)

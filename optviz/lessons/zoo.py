@@ -33,7 +33,9 @@ from optviz.core.trace import Trace
 from .race import OBJECTIVES, TuneProtocol, TuneResult, lr_grid, tune_entry
 
 MAX_ZOO = 24                       # optimizers drawn together (the gallery shows every entry)
-MAX_TUNING_STEPS = 1_000_000       # optimizer steps one Zoo's tuning may cost (entries × lrs × steps)
+AUTO_TUNE = 40_000                 # gradient evaluations a page runs without asking (larger tunings wait for a button)
+SECONDS_PER_EVALUATION = 1.5e-4    # measured median of one step of a catalogue entry on a 2-D point, this 2-core machine
+MAX_TUNING_STEPS = 250_000         # gradient evaluations one Zoo's tuning may cost (entries × lrs × steps × evaluations per step)
 DEFAULT_STEPS = 200
 MULTIPLIER_SCALE = 100.0
 GALLERY_SURFACES = ("rosenbrock", "rastrigin")
@@ -113,7 +115,13 @@ class Zoo:
                 "default, and gradients are never clipped: each path is the optimizer's raw behaviour at its tuned lr.")
 
     def tuning_steps(self) -> int:
-        return sum(len(p.lrs) * p.steps for n in self.names if (p := self.protocol(n)) is not None)
+        """What tuning every entry costs, in gradient evaluations (an LBFGS step may evaluate ``max_iter`` times)."""
+        return sum(len(p.lrs) * p.steps * evaluations_per_step(n) for n in self.names if (p := self.protocol(n)) is not None)
+
+
+def evaluations_per_step(name: str) -> int:
+    spec = get_optimizer(name)
+    return int(spec.defaults().get("max_iter") or 1) if "max_iter" in spec.names else 1
 
 
 def is_multiplier(name: str) -> bool:
@@ -153,8 +161,8 @@ def parse_zoo(data: Any) -> Zoo:
         except ConfigError as e:
             raise ConfigError(f"optimizers ({n}).{e.field}", e.message) from None
     if (cost := zoo.tuning_steps()) > MAX_TUNING_STEPS:
-        raise ConfigError("optimizers", f"tuning these would run {cost:,} optimizer steps; at most {MAX_TUNING_STEPS:,} "
-                                        "are allowed (fewer optimizers, steps or lrs per decade)")
+        raise ConfigError("optimizers", f"tuning these would cost {cost:,} gradient evaluations; at most {MAX_TUNING_STEPS:,} "
+                                        "are allowed (fewer optimizers, steps or lrs per decade; LBFGS counts max_iter per step)")
     return zoo
 
 
@@ -186,8 +194,11 @@ class Tuned:
     tuning: TuneResult | None
     lr: float | None                  # the tuned lr; the class default when untuned or when every lr diverged
     from_table: bool
+    pending: bool = False             # not tuned yet: drawn at the class's default lr
 
     def lr_note(self) -> str:
+        if self.pending:
+            return f"not tuned yet: drawn at its default lr {self.lr:g}"
         if self.tuning is None:
             return "no lr: runs at its defaults"
         if self.tuning.best_lr is None:
@@ -239,6 +250,19 @@ def tune(zoo: Zoo, name: str, run_fn: Callable[[Config], Trace] = run, on_run: C
         found = tune_entry(zoo.config(name), protocol, label, run_fn, on_run)
     lr = found.best_lr if found.best_lr is not None else zoo.config(name).optimizer.options.get("lr")
     return Tuned(name, label, found, lr, known)
+
+
+def known(zoo: Zoo, name: str) -> Tuned:
+    """The entry's tuning if the table holds it (or it has no lr); otherwise a pending entry at its default lr."""
+    if zoo.protocol(name) is None or from_table(zoo, name) is not None:
+        return tune(zoo, name)
+    return Tuned(name, labels([name])[0], None, zoo.config(name).optimizer.options.get("lr"), False, pending=True)
+
+
+def live_cost(zoo: Zoo) -> int:
+    """Gradient evaluations the tunings missing from the table would cost."""
+    return sum(len(p.lrs) * p.steps * evaluations_per_step(n) for n in zoo.names
+               if (p := zoo.protocol(n)) is not None and from_table(zoo, n) is None)
 
 
 def tuned_config(zoo: Zoo, t: Tuned) -> Config:

@@ -54,11 +54,16 @@ def paths(z: zoo.Zoo, found: list[zoo.Tuned]):
     return figures_zoo.zoo_paths(traces(z, found), zoo.labels(z.names))
 
 
+def entries(z: zoo.Zoo, tune: bool) -> list[zoo.Tuned]:
+    """Every entry tuned (``tune``), or only those the table holds, the rest pending at their default lr."""
+    return [tuned(z, n) for n in z.names] if tune else [zoo.known(z, n) for n in z.names]
+
+
 @st.cache_resource(**FIGURE_CACHE)
-def zoo_figure(kind: str, zkey: str, click_grid: int = 25):
-    """The Zoo's contour (every tuned path, animated together), loss curves or tuning scores, built once per Zoo."""
+def zoo_figure(kind: str, zkey: str, tune: bool = True, click_grid: int = 25):
+    """The Zoo's contour (every path, animated together), loss curves or tuning scores, built once per Zoo."""
     z = zoo.from_dict(json.loads(zkey))
-    found = [tuned(z, n) for n in z.names]
+    found = entries(z, tune)
     ps = paths(z, found)
     if kind == "contour":
         return figures.contour_with_paths(contour_base(z.base, click_grid), ps, arrows=False)

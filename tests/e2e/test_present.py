@@ -13,7 +13,7 @@ SCREEN = {"width": 1280, "height": 720}
 MAIN_FIGURE = {"": "home-contour", "explorer": "ex-contour", "race": "race-contour", "inside_step": "inside-contour", "custom_step": "custom-contour",
                "scheduler_lab": "lab-figure", "pitfalls": "pitfalls-figure", "small_nets": "nets-boundary",
                "quadratic_lab": "ql-plane", "sweeps": "sw-heat", "predict": "predict-figure",
-               "invariance_lab": "inv-paths"}
+               "invariance_lab": "inv-paths", "zoo": "zoo-contour", "gallery": "gallery-card-0"}
 
 # every page, and links that compose ?present=1 with presets (a lesson's note, a divergence warning above the figure),
 # ?hide= and other view options: the README's examples and a lesson whose note takes two lines
