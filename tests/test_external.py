@@ -41,6 +41,7 @@ def test_the_catalogue_is_read_from_the_package():
                                "fixed_decay": False, "maximize": False}
     # a Literal annotation becomes a choice; a non-number default is listed in the note, not offered
     assert ext.spec_of("AdaHessian").param("hessian_distribution").choices == ("gaussian", "rademacher")
+    assert ext.spec_of("Kron").param("memory_save_mode").choices == (None, "one_diag", "smart_one_diag", "all_diag")   # Optional[Literal]
     assert "moment_key='auto'" not in ext.spec_of("Lion").note
     # a tuple of three numbers is one "tuple" option, as a pair is a "pair"
     betas = ext.spec_of("Adan").param("betas")

@@ -86,8 +86,8 @@ def _is_num(v) -> bool:
 def _param(name: str, default, annotation, help_: str, values: tuple = ()) -> Param | None:
     """A Param with a sensible UI range for a number, bool, tuple of numbers, Literal choice or a string whose allowed
     ``values`` the class lists; None for anything else."""
-    if typing.get_origin(annotation) is typing.Literal and default in typing.get_args(annotation):
-        return Param(name, "choice", default, help_, choices=typing.get_args(annotation))
+    if (literals := _literal_values(annotation)) and default in literals:
+        return Param(name, "choice", default, help_, choices=literals)
     if values and default in values:
         return Param(name, "choice", default, help_, choices=values)
     if name == "lr" and (default is None or _is_num(default)):
@@ -112,6 +112,15 @@ def _param(name: str, default, annotation, help_: str, values: tuple = ()) -> Pa
         high = 0.9999 if all(0 <= v < 1 for v in default) else 10 * max(abs(v) for v in default)
         return Param(name, "pair" if len(default) == 2 else "tuple", tuple(float(v) for v in default), help_, 0.0, high)
     return None
+
+
+def _literal_values(annotation) -> tuple:
+    """The values a ``Literal[...]`` annotation allows (None first for an ``Optional[Literal[...]]``); () for others."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    args = typing.get_args(annotation)
+    literals = tuple(v for a in args if typing.get_origin(a) is typing.Literal for v in typing.get_args(a))
+    return (None, *literals) if literals and type(None) in args else literals
 
 
 def _takes_text(default, annotation) -> bool:
