@@ -79,3 +79,18 @@ def test_lbfgs_records_its_probes_per_step_and_stops_at_the_work_cap(monkeypatch
     assert_consistent(trace)
     assert len(trace.probes) == trace.steps
     assert [len(p) for p in trace.probes] == trace.evaluations.tolist()
+
+
+def test_pytorch_optimizers_copy_of_lbfgs_counts_its_history_like_torchs(monkeypatch):
+    """pytorch-optimizer re-exports torch.optim.LBFGS: the closure-work cap weighs its stored history the same way, so a
+    huge history_size cannot stall a server under the other name."""
+    from optviz.core import engine
+
+    monkeypatch.setattr(engine, "MAX_CLOSURE_WORK", 400)
+    cfg = {"problem": {"surface": "rosenbrock"}, "steps": 200}
+    opts = {"lr": 1.0, "max_iter": 20, "history_size": 1000}
+    ours = engine.run({**cfg, "optimizer": {"name": "LBFGS", "options": opts}})
+    theirs = engine.run({**cfg, "optimizer": {"name": "pytorch_optimizer.LBFGS", "options": opts}})
+    assert ours.diverged_at is not None and "cap on closure evaluations" in ours.message
+    assert theirs.diverged_at == ours.diverged_at and theirs.message == ours.message
+    np.testing.assert_array_equal(theirs.positions, ours.positions)

@@ -296,7 +296,7 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
     t0 = time.perf_counter()
     spec = config.optimizer_spec
     surface = surface_of(config)
-    lbfgs = spec.name == "LBFGS"
+    lbfgs = spec.name == "LBFGS" or spec.own_class is torch.optim.LBFGS    # pytorch-optimizer re-exports torch's LBFGS
     # LBFGS and pytorch-optimizer's classes run on autograd's numbers, as the plain loop: some branch on the loss (EmoNavi)
     vg = functools.partial(autograd_value_and_grad, surface) if lbfgs or spec.source != "torch" else surface.value_and_grad
     n = config.steps
