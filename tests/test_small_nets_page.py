@@ -166,3 +166,31 @@ def test_the_open_tab_is_in_the_url_and_a_link_opens_it():
 def test_an_unknown_tab_in_a_link_opens_the_first():
     at = linked({"net": json.dumps(FAST), "tab": "<script>"})
     assert chart_key(at) == "nets.boundary.SGD" and qp(at, "tab") is None
+
+
+def test_a_rerun_with_the_same_settings_does_not_rebuild_the_figure(monkeypatch):
+    """A cached slider move draws the boundary built for the first session that asked for these settings (building it,
+    every frame validated, on every rerun was most of the server's CPU per move); other settings build their own."""
+    import optviz.figures.nets as nets
+    import optviz.ui.net_state as net_state
+
+    built = []
+
+    def counting(trace, *args, **kwargs):
+        built.append(trace.config.seed)
+        return real(trace, *args, **kwargs)
+
+    real = nets.boundary_figure
+    monkeypatch.setattr(nets, "boundary_figure", counting)
+    monkeypatch.setattr(net_state, "boundary_figure", counting)
+    config = {**FAST, "epochs": 3, "seed": 31}          # settings no other test draws
+    at = ok(page(config).run())
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert built == [31]
+    ok(at.run())
+    assert built == [31] and at.get("plotly_chart")[0].proto.spec == spec
+    assert ok(page(config).run()).get("plotly_chart")[0].proto.spec == spec and built == [31]     # another session
+    at.number_input(key="nets.train.seed").set_value(32).run()
+    assert built == [31, 32]
+    ok(at.number_input(key="nets.train.seed").set_value(31).run())
+    assert built == [31, 32] and at.get("plotly_chart")[0].proto.spec == spec

@@ -174,3 +174,20 @@ def test_basin_caps_are_config_errors():
         basin_map(parse_config({**cfg.to_dict(), "steps": 2001}), n=10)
     with pytest.raises(ConfigError, match="elementwise"):
         basin_map(parse_config({**cfg.to_dict(), "optimizer": {"name": "LBFGS"}}), n=10)
+
+
+def test_a_frozen_sweep_figure_holds_plain_lists_and_sends_the_same_json():
+    """The cells' hover data (numbers and text) is an object array while plotly builds the figure; frozen() keeps it as
+    lists, which orjson writes as they are (an object array made plotly walk every value on every st.plotly_chart of
+    a cached figure), and the browser still gets exactly the same JSON."""
+    import plotly.io as pio
+
+    from optviz.figures import frozen
+    from optviz.figures.theory import sweep_figure
+
+    fig = sweep_figure(run_sweep(make_sweep("SGD")), "steps_to_tol")
+    spec = frozen(fig).to_dict()
+    objects = [k for t in spec["data"] for k, v in t.items() if isinstance(v, np.ndarray) and v.dtype == object]
+    assert objects == []
+    assert isinstance(spec["data"][2]["customdata"], list)
+    assert pio.to_json(spec, validate=False) == pio.to_json(fig.to_dict(), validate=False)

@@ -194,3 +194,31 @@ def test_sweep_page_labels_describe_the_run_they_label():
     assert run.problem.surface == "rosenbrock"
     assert _shown(at.selectbox(key="sw.sweep.surface")) == surface_of(run).label
     assert surface_of(run).label in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+
+
+def test_a_rerun_with_the_same_map_does_not_rebuild_its_figure(monkeypatch):
+    """A cached slider move draws the figure built for the first session that asked for this map (building it again on
+    every rerun was most of the server's CPU per move); another colouring is another figure."""
+    from optviz.figures import theory
+    from optviz.ui import maps
+
+    built = []
+
+    def counting(*args, **kwargs):
+        built.append(kwargs.get("objective", args[1] if len(args) > 1 else None))
+        return real(*args, **kwargs)
+
+    real = theory.sweep_figure
+    monkeypatch.setattr(theory, "sweep_figure", counting)
+    monkeypatch.setattr(maps, "sweep_figure", counting)
+    view = {**SMALL_VIEW, "x": {**SMALL_VIEW["x"], "n": 9}, "y": {**SMALL_VIEW["y"], "n": 9}}   # a map no other test draws
+    at = page("sweeps.py", view=view)
+    assert not at.exception and built == ["final_loss"]
+    spec = at.get("plotly_chart")[0].proto.spec
+    at.run()
+    assert not at.exception and built == ["final_loss"] and at.get("plotly_chart")[0].proto.spec == spec
+    assert page("sweeps.py", view=view).get("plotly_chart")[0].proto.spec == spec and built == ["final_loss"]
+    at.radio(key="sw.objective").set_value("steps_to_tol").run()
+    assert built == ["final_loss", "steps_to_tol"]
+    at.radio(key="sw.objective").set_value("final_loss").run()
+    assert built == ["final_loss", "steps_to_tol"] and at.get("plotly_chart")[0].proto.spec == spec
