@@ -45,6 +45,10 @@ def _names_from_url() -> tuple[tuple[str, ...], str | None]:
         return zoo.DEFAULT_NAMES, f"The link's optimizers could not be used ({why}); showing the default zoo."
 
 
+def _pick(names: list[str]) -> None:
+    st.session_state[f"{KEY}.names.widget"] = names
+
+
 base, warning = read_config(DEFAULT.base, carry=("problem",))
 names, names_warning = _names_from_url()
 tune = view.tune_param(zoo.Grid().to_dict())
@@ -62,17 +66,15 @@ with st.sidebar:
         b = badges.get(n)
         return f"{n.removeprefix(ext.PREFIX)} · pytorch-optimizer" + (f" — {'; '.join(b)}" if b else "") if n in badges else n
 
-    picked = st.multiselect(f"up to {zoo.MAX_ZOO} optimizers", everything, default=[n for n in names if n in everything],
+    if f"{KEY}.names.widget" not in st.session_state:
+        st.session_state[f"{KEY}.names.widget"] = [n for n in names if n in everything]
+    picked = st.multiselect(f"up to {zoo.MAX_ZOO} optimizers", everything,
                             key=f"{KEY}.names.widget", max_selections=zoo.MAX_ZOO, format_func=shown,
                             help=f"torch.optim's {len(everything) - len(badges)} optimizers and the {len(badges)} of "
                                  "pytorch-optimizer that run on a 2-D point, with what optviz measured on each.")
     c1, c2 = st.columns(2)
-    if c1.button("torch.optim's", key=f"{KEY}.pick.torch", help="Every torch.optim optimizer"):
-        st.session_state[f"{KEY}.names.widget"] = zoo.catalogue(external=False)
-        st.rerun()
-    if c2.button("default zoo", key=f"{KEY}.pick.default"):
-        st.session_state[f"{KEY}.names.widget"] = list(zoo.DEFAULT_NAMES)
-        st.rerun()
+    c1.button("torch.optim's", key=f"{KEY}.pick.torch", help="Every torch.optim optimizer", on_click=_pick, args=(zoo.catalogue(external=False),))
+    c2.button("default zoo", key=f"{KEY}.pick.default", on_click=_pick, args=(list(zoo.DEFAULT_NAMES),))
     st.subheader("Tuning grid")
     low = param_widget(LR, tune["low"], f"{KEY}.tune.low", label="lowest lr")
     high = param_widget(LR, tune["high"], f"{KEY}.tune.high", label="highest lr")

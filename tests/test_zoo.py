@@ -280,3 +280,17 @@ def test_a_costly_zoo_waits_for_the_button_and_draws_defaults_meanwhile():
     want = [zoo.tune(z, n) for n in names]
     assert list(at.dataframe[0].value["tuned lr"]) == [f"{t.lr:.3g}" for t in want]
     assert any("Race these" in m.value for m in at.markdown)
+
+
+def test_zoo_pick_buttons_and_steps_at_the_sliders_ends():
+    at = _page("zoo")
+    at.button(key="zoo.pick.torch").click().run()
+    _clean(at)
+    assert list(at.dataframe[0].value["optimizer"]) == zoo.catalogue(external=False)
+    at.button(key="zoo.pick.default").click().run()
+    _clean(at)
+    assert list(at.dataframe[0].value["optimizer"]) == zoo.labels(zoo.DEFAULT_NAMES)
+    for steps in (1, 1000):
+        at = _page("zoo", cfg=json.dumps({"steps": steps}), zoo=json.dumps(["SGD", "Adam"]))
+        _clean(at)
+        assert set(at.dataframe[0].value["ended"]) <= {f"{steps} steps"} | {f"diverged at step {t}" for t in range(1, steps + 1)}
