@@ -202,7 +202,7 @@ def test_gallery_cards_are_tuned_runs_with_png_names_and_a_pager_at_its_bounds()
     title = first["layout"]["title"]["text"]
     name = next(n for n in zoo.catalogue(external=False) if f"<b>{n}</b>" in title)
     t = zoo.tune(gz, name)
-    assert f"lr {t.lr:.3g}" in title
+    assert f"lr {t.lr:.3g}" in title and f"<b>{name}</b> · torch.optim" in title
     tr = run(zoo.tuned_config(gz, t))
     path = next(d for d in first["data"] if d.get("mode") == "lines+markers")
     np.testing.assert_allclose(path["y"], tr.positions[:, 1].astype(np.float32), rtol=1e-6)

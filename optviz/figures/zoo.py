@@ -1,8 +1,6 @@
 """Figures of the Zoo (many tuned optimizers on one surface) and the gallery's cards (one tuned run each)."""
 from __future__ import annotations
 
-import math
-
 from plotly.colors import qualitative
 
 from optviz.core.trace import Trace
@@ -21,21 +19,22 @@ def zoo_paths(traces: list[Trace], labels: list[str]) -> list[Path]:
             for i, (tr, label) in enumerate(zip(traces, labels, strict=True))]
 
 
-def card_title(label: str, lr: float | None, trace: Trace) -> str:
+def card_title(label: str, source: str, lr: float | None, trace: Trace) -> str:
     lr_text = "defaults" if lr is None else f"lr {lr:.3g}"
     end = "diverged at step %d" % trace.diverged_at if trace.diverged_at is not None else f"f = {trace.losses[-1]:.3g}"
-    return f"<b>{label}</b><br><span style='font-size:13px'>{lr_text} · {trace.steps} steps · {end}</span>"
+    return f"<b>{label}</b> · {source}<br><span style='font-size:13px'>{lr_text} · {trace.steps} steps · {end}</span>"
 
 
-def gallery_card(base: dict, path: Path, lr: float | None) -> FrozenFigure:
-    """One entry's tuned path on the surface (no animation), titled with its lr and where it ended; the modebar's
-    camera saves it as a PNG named after the entry."""
+def gallery_card(base: dict, path: Path, lr: float | None, source: str) -> FrozenFigure:
+    """One entry's tuned path on the surface (no animation, no colour bar: the cards share one surface), titled with its
+    package, lr and where it ended; the modebar's camera saves it as a PNG named after the entry."""
     spec = contour_with_paths(base, [path], animate=False, arrows=False).to_dict()
+    data = [{**d, "marker": {**d["marker"], "showscale": False}} if d.get("marker", {}).get("showscale") else d for d in spec["data"]]
     layout = dict(spec["layout"])
-    layout["title"] = dict(text=card_title(path.label, lr, path.trace), x=0.02, xanchor="left", font=dict(size=16))
+    layout["title"] = dict(text=card_title(path.label, source, lr, path.trace), x=0.02, xanchor="left", font=dict(size=16))
     layout["showlegend"] = False
     layout["margin"] = dict(l=50, r=10, t=70, b=45)
-    return FrozenFigure({"data": spec["data"], "layout": layout})
+    return FrozenFigure({"data": data, "layout": layout})
 
 
 def png_name(surface: str, name: str) -> str:
@@ -43,6 +42,3 @@ def png_name(surface: str, name: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.replace("pytorch_optimizer.", "pytorch-optimizer-"))
     return f"optviz-{surface}-{safe}"
 
-
-def finite_or_none(v: float) -> float | None:
-    return v if math.isfinite(v) else None

@@ -104,7 +104,8 @@ def _card(surface_name: str, name: str) -> tuple:
     t = tuned(z, name)
     tr = cached_run(zoo.tuned_config(z, t))
     base = _card_base(surface_name, z.base.key())
-    return figures_zoo.gallery_card(base, figures.Path(tr, t.label, figures_zoo.PALETTE[0]), t.lr), t, tr
+    source = "pytorch-optimizer" if name.startswith(ext.PREFIX) else "torch.optim"
+    return figures_zoo.gallery_card(base, figures.Path(tr, name.removeprefix(ext.PREFIX), figures_zoo.PALETTE[0]), t.lr, source), t, tr
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
