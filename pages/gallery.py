@@ -19,6 +19,7 @@ present.start()
 
 KEY = "gallery"
 PER_PAGE = 12
+PAGER = 64          # the pager's height above the cards (px)
 SOURCES = {"all": "everything", "torch": "torch.optim", "external": "pytorch-optimizer"}
 ORDERS = {"score": "best score first", "name": "name"}
 
@@ -55,7 +56,8 @@ def _score(n: str) -> float:
 
 
 names = sorted(names, key=lambda n: (_score(n), n.lower())) if order == "score" else sorted(names, key=lambda n: n.removeprefix(ext.PREFIX).lower())
-pages = max(1, math.ceil(len(names) / PER_PAGE))
+per_page = 3 if present.on() else PER_PAGE         # projected: one row of three, as large as the screen allows
+pages = max(1, math.ceil(len(names) / per_page))
 try:
     wanted = int(st.query_params.get("page", 1))
 except ValueError:
@@ -83,12 +85,12 @@ def pager(where: str) -> int:
 
 
 page = pager("top")
-shown = names[(page - 1) * PER_PAGE: page * PER_PAGE]
+shown = names[(page - 1) * per_page: page * per_page]
 cols = st.columns(3)
 for i, n in enumerate(shown):
     fig, t, tr = zoo_view.card(surface_name, n)
     with cols[i % 3]:
-        st.plotly_chart(fig, key=f"{KEY}.card.{i}", width="stretch", theme=None,
+        st.plotly_chart(present.fit(fig, above=PAGER), key=f"{KEY}.card.{i}", width="stretch", theme=None,
                         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": png_name(surface_name, n),
                                                                                "scale": 2, "width": 640, "height": zoo_view.CARD_HEIGHT}})
         spec = ext.spec_of(n.removeprefix(ext.PREFIX)) if n.startswith(ext.PREFIX) else None

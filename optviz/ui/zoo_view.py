@@ -14,10 +14,11 @@ from optviz.figures import race as figures_race
 from optviz.figures import zoo as figures_zoo
 from optviz.lessons import zoo
 from optviz.lessons.race import f_star, race_results
-from optviz.ui.explorer_view import FIGURE_CACHE, contour_base, loss_figure
+from optviz.ui.explorer_view import contour_base, loss_figure
 from optviz.ui.runner import cached_run, surface
 
 CARD_HEIGHT = 380
+ZOO_FIGURES = dict(max_entries=32, show_spinner=False)   # a Zoo's figures hold up to 24 animated paths
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -59,7 +60,7 @@ def entries(z: zoo.Zoo, tune: bool) -> list[zoo.Tuned]:
     return [tuned(z, n) for n in z.names] if tune else [zoo.known(z, n) for n in z.names]
 
 
-@st.cache_resource(**FIGURE_CACHE)
+@st.cache_resource(**ZOO_FIGURES)
 def zoo_figure(kind: str, zkey: str, tune: bool = True, click_grid: int = 25):
     """The Zoo's contour (every path, animated together), loss curves or tuning scores, built once per Zoo."""
     z = zoo.from_dict(json.loads(zkey))
