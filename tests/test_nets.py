@@ -269,3 +269,16 @@ def test_generated_scripts_reproduce_the_metrics(tmp_path):
         assert set(got) == set(want)
         for k in want:
             np.testing.assert_allclose(np.array(got[k]), np.array(want[k]), rtol=0, atol=1e-6, err_msg=k)
+
+
+def test_sgd_nesterov_is_checked_on_the_defaults_only_as_torch_does():
+    """torch checks Nesterov's rule on the constructor's defaults: a group with its own momentum 0 is allowed (and runs),
+    Nesterov with no momentum in the defaults is refused with torch's message."""
+    ok = parse_net_config(small(optimizer={"name": "SGD", "options": {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+                                           "groups": {"classifier": {"momentum": 0.0}}}))
+    opt = make_optimizer(ok, build_model(ok))
+    assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.0] and all(g["nesterov"] for g in opt.param_groups)
+    with pytest.raises(ConfigError, match="Nesterov momentum requires a momentum and zero dampening") as e:
+        parse_net_config(small(optimizer={"name": "SGD", "options": {"lr": 0.1, "momentum": 0.0, "nesterov": True},
+                                          "groups": {"classifier": {"momentum": 0.9}}}))
+    assert e.value.field == "optimizer.options.nesterov"

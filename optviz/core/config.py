@@ -288,17 +288,22 @@ def _parse_problem(p: dict) -> Problem:
     return Problem(surface, start, starts, noise, expression, domain, options)
 
 
-def validate(config: Config) -> None:
-    """The checks torch makes (with its own messages) and its silent traps, before anything runs."""
-    spec = config.optimizer_spec
+def check_rules(config, field) -> None:
+    """The optimizer's rules (torch's checks, its messages) on every group's options — those torch checks on the
+    constructor's defaults only (SGD's Nesterov rule) on the defaults once. ``field(rule, group index)`` names the field."""
     for gi, opts in enumerate(config.group_options()):
-        for rule in spec.rules:
+        for rule in config.optimizer_spec.rules:
             if rule.defaults_only and gi > 0:
                 continue
-            if not rule.ok(opts if not rule.defaults_only else dict(config.optimizer.options)):
-                fld = (f"optimizer.options.{rule.field}" if config.optimizer.groups is None or rule.defaults_only
-                       else _group_field(config, rule.field, gi))
-                raise ConfigError(fld, rule.message(opts))
+            checked = dict(config.optimizer.options) if rule.defaults_only else opts
+            if not rule.ok(checked):
+                raise ConfigError(field(rule, gi), rule.message(checked))
+
+
+def validate(config: Config) -> None:
+    """The checks torch makes (with its own messages) and its silent traps, before anything runs."""
+    check_rules(config, lambda rule, gi: f"optimizer.options.{rule.field}" if config.optimizer.groups is None or rule.defaults_only
+                else _group_field(config, rule.field, gi))
     # Whatever else torch refuses, it refuses here, with its own message, before the run.
     _dry_run(config)
 

@@ -8,7 +8,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from optviz.core.config import OptimizerChoice, SchedulerChoice, TypedConfig, bounded_int, check_scheduler, expect_dict, one_line, parse_options, plain_data
+from optviz.core.config import (
+    OptimizerChoice,
+    SchedulerChoice,
+    TypedConfig,
+    bounded_int,
+    check_rules,
+    check_scheduler,
+    expect_dict,
+    one_line,
+    parse_options,
+    plain_data,
+)
 from optviz.core.custom import CUSTOM
 from optviz.core.optimizers import OPTIMIZERS, get_optimizer
 from optviz.core.schedulers import get_scheduler
@@ -176,15 +187,9 @@ def parse_net_config(data: Any) -> NetConfig:
 
 def _validate(config: NetConfig) -> None:
     """The optimizer's rules per group (torch's messages), then a dry construction of model, optimizer and scheduler."""
-    spec = config.optimizer_spec
     groups = config.optimizer.groups or {}
-    for gi, opts in enumerate(config.group_options()):
-        for rule in spec.rules:
-            if not rule.ok(opts):
-                g = GROUPS[gi]
-                where = f"groups.{g}" if rule.field in groups.get(g, {}) else "options"
-                fld = f"optimizer.{where}.{rule.field}"
-                raise ConfigError(fld, rule.message(opts))
+    check_rules(config, lambda rule, gi: "optimizer.{}.{}".format(
+        f"groups.{GROUPS[gi]}" if rule.field in groups.get(GROUPS[gi], {}) and not rule.defaults_only else "options", rule.field))
     try:
         opt = make_optimizer(config, build_model(config))
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError) as e:
