@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from optviz import parse_config, run
 from optviz.core import engine
@@ -94,3 +95,20 @@ def test_pytorch_optimizers_copy_of_lbfgs_counts_its_history_like_torchs(monkeyp
     assert ours.diverged_at is not None and "cap on closure evaluations" in ours.message
     assert theirs.diverged_at == ours.diverged_at and theirs.message == ours.message
     np.testing.assert_array_equal(theirs.positions, ours.positions)
+
+
+def test_a_pytorch_optimizer_run_leaves_the_global_generators_as_it_found_them():
+    """AdaHessian draws its Hessian probes from torch's global generator: the engine seeds it from the config for the run
+    and restores it after, so a run neither depends on nor changes what other code draws."""
+    from optviz.core.engine import run
+
+    cfg = {"problem": {"surface": "rosenbrock"}, "steps": 5, "optimizer": {"name": "pytorch_optimizer.AdaHessian", "options": {"lr": 0.01}}}
+    torch.manual_seed(123)
+    np.random.seed(123)
+    want_t, want_n = torch.rand(3), np.random.rand(3)
+    torch.manual_seed(123)
+    np.random.seed(123)
+    first = run(cfg)
+    assert torch.equal(torch.rand(3), want_t) and np.array_equal(np.random.rand(3), want_n)
+    torch.manual_seed(7)
+    np.testing.assert_array_equal(run(cfg).positions, first.positions)      # the config's seed, not the process's

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 import time
 import warnings
 from typing import Any, Callable, Iterable
@@ -292,7 +293,26 @@ def _left(surface, x: float, y: float, cx: float, cy: float, far: float) -> str:
     return ""
 
 
+# Some pytorch-optimizer classes draw from torch's and numpy's global generators (Hessian probes, Kron's updates). Their
+# runs hold this lock, seed both from the config and give the previous states back: a run is the same whatever other
+# sessions run meanwhile, and it leaves nothing behind in the process's generators.
+_GLOBAL_RNG = threading.Lock()
+
+
 def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> Trace:
+    if config.optimizer_spec.source == "torch":
+        return _run_steps(config, on_step, share)
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
+        state = np.random.get_state()
+        try:
+            torch.manual_seed(config.seed)
+            np.random.seed(config.seed)
+            return _run_steps(config, on_step, share)
+        finally:
+            np.random.set_state(state)
+
+
+def _run_steps(config: Config, on_step: OnStep | None, share: float = 1.0) -> Trace:
     t0 = time.perf_counter()
     spec = config.optimizer_spec
     surface = surface_of(config)
@@ -314,9 +334,6 @@ def _run_single(config: Config, on_step: OnStep | None, share: float = 1.0) -> T
         read, write_grad = _point_access(params, spec, grouped)
         if spec.needs_graph:
             write_grad = _graph_grad(params, surface, write_grad)
-        if spec.source != "torch":  # some draw random numbers (Hessian probes, Kron's preconditioner updates): from the seed
-            torch.manual_seed(config.seed)
-            np.random.seed(config.seed)
         closure = _Closure(read, write_grad, vg, None if noise is None else noise.tolist(),
                            MAX_CLOSURE_WORK * share,  # read at call time, so a test can lower the cap
                            opt.state[params[0]] if lbfgs else None, groups[0].get("history_size", 0))
