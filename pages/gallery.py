@@ -85,6 +85,8 @@ def pager(where: str) -> int:
 
 
 page = pager("top")
+st.caption(f"Colour: log₁₀(f − min) of {SURFACES[surface_name].label}, dark low, yellow high · ○ start · ☆ minimum · "
+           "the camera in a card's toolbar (hover the card) saves it as a PNG.")
 shown = names[(page - 1) * per_page: page * per_page]
 cols = st.columns(3)
 for i, n in enumerate(shown):
@@ -92,7 +94,7 @@ for i, n in enumerate(shown):
     with cols[i % 3]:
         st.plotly_chart(present.fit(fig, above=PAGER), key=f"{KEY}.card.{i}", width="stretch", theme=None,
                         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": png_name(surface_name, n),
-                                                                               "scale": 2, "width": 640, "height": zoo_view.CARD_HEIGHT}})
+                                                                               "scale": 2}})
         spec = ext.spec_of(n.removeprefix(ext.PREFIX)) if n.startswith(ext.PREFIX) else None
         facts = [t.lr_note(), *(spec.badges if spec else ())]
         cfg = zoo.tuned_config(gz, t).to_dict()

@@ -147,3 +147,23 @@ def test_a_path_inside_the_plot_has_no_exit_mark():
     _, _, fig = contour_of({"problem": {"surface": "rosenbrock"}, "optimizer": {"name": "SGD", "options": {"lr": 1e-3}},
                             "steps": 30})
     assert not [a for a in fig["layout"].get("annotations", []) if "left the plot" in a["text"]]
+
+
+def test_paths_leaving_together_share_one_note_that_names_them():
+    """Adam, AdamW and NAdam at lr 2 all leave Rosenbrock's plot at step 1 near the same point: one note naming the three,
+    not three notes drawn over one another; a path leaving elsewhere keeps its own named note."""
+    from optviz.core.engine import run, surface_of
+    from optviz.figures import Path, contour_base, contour_with_paths
+
+    cfg = {"problem": {"surface": "rosenbrock"}, "steps": 20}
+    traces = [run({**cfg, "optimizer": {"name": n, "options": {"lr": 2.0}}}) for n in ("Adam", "AdamW", "NAdam")]
+    traces.append(run({**cfg, "optimizer": {"name": "SGD", "options": {"lr": 0.01}}}))
+    base = contour_base(surface_of(traces[0].config), n_grid=40)
+    (x0, x1), (y0, y1) = base["layout"]["xaxis"]["range"], base["layout"]["yaxis"]["range"]
+    first_out = [next(k for k, (x, y) in enumerate(t.positions) if not (x0 <= x <= x1 and y0 <= y <= y1)) for t in traces]
+    assert first_out[:3] == [1, 1, 1] and first_out[3] != 1, first_out
+    fig = contour_with_paths(base, [Path(t, t.config.optimizer.name, c) for t, c in zip(traces, "rgbk", strict=True)]).to_dict()
+    notes = [a["text"] for a in fig["layout"]["annotations"] if "left the plot" in a["text"]]
+    together = [n for n in notes if n == "Adam, AdamW, NAdam<br>left the plot at step 1"]
+    assert len(together) == 1 and len(notes) == 2, notes
+    assert any(n.startswith("SGD: left the plot at step ") for n in notes), notes

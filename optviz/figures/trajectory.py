@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -350,13 +351,41 @@ def contour_with_paths(base: dict, paths: list[Path], animate: bool = True, arro
         data.append(dict(type="scatter", x=[float(pos[0, 0])], y=[float(pos[0, 1])], mode="markers", showlegend=False,
                          hoverinfo="skip", marker=dict(symbol="circle-open", size=14, color=p.colour, line=dict(width=3))))
     spec = {"data": data, "layout": dict(base["layout"])}
-    exits = [note for p in paths if (note := exit_note(p, (x0, x1), (y0, y1))) is not None]
+    exits = merged_notes([(p.label if len(paths) > 1 else "", note) for p in paths
+                          if (note := exit_note(p, (x0, x1), (y0, y1))) is not None], (x1 - x0, y1 - y0))
     if exits:
         spec["layout"]["annotations"] = [*spec["layout"].get("annotations", ()), *exits]
     if animate and paths:
         final_grad = final_gradient(surface, paths[0].trace) if surface is not None and len(paths) == 1 else None
         _animate_data(spec, paths, first_path, max(x1 - x0, y1 - y0), arrows, final_grad)
     return FrozenFigure(spec)
+
+
+def merged_notes(notes: list[tuple[str, dict]], span: tuple[float, float], near: float = 0.04) -> list[dict]:
+    """Exit notes of several paths, each named by its path's label; notes within ``near`` of the plot's size of one
+    another (optimizers that leave together, e.g. Adam and AdamW at step 1) become one note naming them all."""
+    groups: list[list[tuple[str, dict]]] = []
+    for label, note in notes:
+        group = next((g for g in groups if abs(g[0][1]["x"] - note["x"]) <= near * span[0]
+                      and abs(g[0][1]["y"] - note["y"]) <= near * span[1]), None)
+        if group is None:
+            groups.append([(label, note)])
+        else:
+            group.append((label, note))
+    out = []
+    for group in groups:
+        first = group[0][1]
+        if not any(label for label, _ in group):
+            out.append(first)
+        elif len(group) == 1:
+            out.append({**first, "text": f"{group[0][0]}: {first['text']}"})
+        else:       # the points differ a little: the note names who left and when; hovering a path gives its points
+            steps = [re.search(r"step (\d+)", n["text"]).group(1) for _, n in group]
+            names = [label for label, _ in group] if len(set(steps)) == 1 else [f"{label} (step {k})" for (label, _), k in zip(group, steps, strict=True)]
+            rows = [", ".join(names[i:i + 4]) for i in range(0, len(names), 4)]     # four names a line: the note stays narrow
+            who = ",<br>".join(rows) + (f"<br>left the plot at step {steps[0]}" if len(set(steps)) == 1 else "<br>left the plot")
+            out.append({**first, "text": who})
+    return out
 
 
 def exit_note(p: Path, xr: tuple[float, float], yr: tuple[float, float]) -> dict | None:

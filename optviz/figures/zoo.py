@@ -1,6 +1,8 @@
 """Figures of the Zoo (many tuned optimizers on one surface) and the gallery's cards (one tuned run each)."""
 from __future__ import annotations
 
+import math
+
 from plotly.colors import qualitative
 
 from optviz.core.trace import Trace
@@ -17,6 +19,29 @@ def zoo_paths(traces: list[Trace], labels: list[str]) -> list[Path]:
     """One colour per entry; past ten entries the dash changes too, so neighbours in the legend stay apart."""
     return [Path(tr, label, PALETTE[i % len(PALETTE)], DASHES[(i // 10) % len(DASHES)])
             for i, (tr, label) in enumerate(zip(traces, labels, strict=True))]
+
+
+def legend_room(fig, width: float = 700.0, size: float = 16.0) -> FrozenFigure:
+    """The figure with room above the plot for a legend of many entries: the title on its own row at the top, the
+    legend's rows under it (plotly lines a wrapped legend up in columns as wide as its widest entry; ``width`` is a
+    narrow plot's), the plot as tall as before. Past eight entries the legend's type is a little smaller."""
+    spec = fig.to_dict() if hasattr(fig, "to_dict") else fig
+    layout = dict(spec["layout"])
+    names = [t["name"] for t in spec["data"] if t.get("name") and t.get("showlegend", True)]
+    title = dict(layout.get("title") or {})
+    if len(names) > 8:
+        size = 14
+    column = max((0.55 * size * len(n) + 45 for n in names), default=0)
+    rows = math.ceil(len(names) / max(1, int(width // column))) if names else 0
+    if rows <= 1 and 0.55 * 1.2 * 16 * len(str(title.get("text", ""))) + len(names) * column <= width:
+        return FrozenFigure(spec)
+    margin = dict(layout.get("margin") or {})
+    top = 56 + round(1.6 * size) * rows
+    layout["height"] = (layout.get("height") or 450) + top - margin.get("t", 60)
+    layout["margin"] = {**margin, "t": top}
+    layout["title"] = {**title, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 10}}
+    layout["legend"] = {**(layout.get("legend") or {}), "xanchor": "left", "x": 0, "font": {"size": size}}
+    return FrozenFigure({**spec, "layout": layout})
 
 
 def card_title(label: str, source: str, lr: float | None, trace: Trace) -> str:

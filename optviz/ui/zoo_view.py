@@ -67,14 +67,15 @@ def zoo_figure(kind: str, zkey: str, tune: bool = True, click_grid: int = 25):
     found = entries(z, tune)
     ps = paths(z, found)
     if kind == "contour":
-        return figures.contour_with_paths(contour_base(z.base, click_grid), ps, arrows=False)
-    if kind == "loss":
-        return figures.frozen(loss_figure(ps, surface(z.base)))
-    if kind == "tuning":
+        fig = figures.contour_with_paths(contour_base(z.base, click_grid), ps, arrows=False)
+    elif kind == "loss":
+        fig = loss_figure(ps, surface(z.base))
+    elif kind == "tuning":
         have = [(t.tuning, p) for t, p in zip(found, ps, strict=True) if t.tuning is not None]
-        return figures.frozen(figures_race.tuning_figure([t for t, _ in have], [p for _, p in have], z.grid.objective,
-                                                         f_star(surface(z.base))))
-    raise ValueError(kind)
+        fig = figures_race.tuning_figure([t for t, _ in have], [p for _, p in have], z.grid.objective, f_star(surface(z.base)))
+    else:
+        raise ValueError(kind)
+    return figures_zoo.legend_room(fig)
 
 
 def _num(v) -> str:

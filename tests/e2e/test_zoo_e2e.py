@@ -3,7 +3,7 @@ in its results table, with loss curves and the tuning scores; ▶ Play keeps the
 picks the optimizers and "Race these…" opens the Race with the same racers at their tuned lrs. The Gallery draws 12 cards
 (surface, one path, titled with name, package and lr), pages with ◀ previous / next ▶ (disabled at the ends), filters by name,
 and a card's camera downloads a PNG named after it. No title sits under a legend entry, no note over another (a Zoo
-of many optimizers still does: xfail). ``OPTVIZ_ZOO_SHOTS=docs/zoo`` saves the screenshots in docs/zoo."""
+of many optimizers too). ``OPTVIZ_ZOO_SHOTS=docs/zoo`` saves the screenshots in docs/zoo."""
 from __future__ import annotations
 
 import json
@@ -252,8 +252,6 @@ def test_zoo_sidebar_buttons_pick_the_optimizers(page, server, shots):
         shot(page, shots, f"zoo-button-{label.split()[0].strip(chr(39) + 's').replace('.', '-')}", docs=False)
 
 
-@pytest.mark.xfail(strict=True, reason="page-side: with many optimizers the legends wrap over the figures' titles and "
-                                       "identical exit notes are stacked on one another")
 def test_zoo_of_many_keeps_titles_legends_and_notes_apart(page, server, shots):
     open_page(page, server, f"zoo?v=1&zoo={q(zoo.catalogue(external=False))}")
     page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
