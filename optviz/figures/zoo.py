@@ -13,6 +13,7 @@ from .trajectory import Path, contour_with_paths
 # 24 distinguishable colours for up to MAX_ZOO paths (the first ten are the app's usual ones)
 PALETTE = (*qualitative.Plotly, *qualitative.Dark24[:14])
 DASHES = ("solid", "dash", "dot")
+FULL_WIDTH = 1050       # a full-width figure beside the sidebar on a laptop
 
 
 def zoo_paths(traces: list[Trace], labels: list[str]) -> list[Path]:
@@ -33,7 +34,8 @@ def legend_room(fig, width: float = 700.0, size: float = 16.0) -> FrozenFigure:
         size = 14
     column = max((0.55 * size * len(n) + 45 for n in names), default=0)
     rows = math.ceil(len(names) / max(1, int(width // column))) if names else 0
-    if rows <= 1 and 0.55 * 1.2 * 16 * len(str(title.get("text", ""))) + len(names) * column <= width:
+    one_row = sum(0.55 * size * len(n) + 45 for n in names) + 0.55 * 1.2 * 16 * len(str(title.get("text", "")))
+    if one_row <= FULL_WIDTH:             # title and legend side by side on a laptop's full-width figure, as elsewhere
         return FrozenFigure(spec)
     margin = dict(layout.get("margin") or {})
     top = 56 + round(1.6 * size) * rows
