@@ -18,7 +18,7 @@ from optviz.lessons.basins import BasinResult, basin_maps
 from optviz.lessons.sweeps import SweepResult, parse_sweep, run_sweep
 from optviz.lessons.theory import best_momentum, local_quadratic, max_stable_lr
 
-MAP_CACHE = dict(max_entries=24, show_spinner=False)
+MAP_CACHE = dict(max_entries=24, show_spinner=False)     # a 128 × 128 sweep's result or figure is a few MB
 
 
 def _progress():

@@ -62,7 +62,7 @@ def cached_landscape(config: NetConfig, other: NetConfig | None, method: str, la
 # FIGURE_CACHE): rebuilding a figure on every rerun, its template copied and every frame validated, was most of a
 # cached slider move. The hashed arguments are the figure's whole key; the underscored ones are what it is drawn from.
 
-FIGURE_CACHE = dict(max_entries=48, show_spinner=False)
+FIGURE_CACHE = dict(max_entries=32, show_spinner=False)     # as many as the trained runs; a boundary is ~1.3 MB
 RUN_FIGURES = {"metrics": metrics_figure, "lr": lr_figure, "norms": norms_figure}
 
 
