@@ -178,8 +178,10 @@ def test_basin_caps_are_config_errors():
 
 def test_a_frozen_sweep_figure_holds_plain_lists_and_sends_the_same_json():
     """The cells' hover data (numbers and text) is an object array while plotly builds the figure; frozen() keeps it as
-    lists, which orjson writes as they are (an object array made plotly walk every value on every st.plotly_chart of
-    a cached figure), and the browser still gets exactly the same JSON."""
+    tuples, which orjson writes as they are (an object array made plotly walk every value on every st.plotly_chart of
+    a cached figure) and the garbage collector stops tracking, and the browser still gets exactly the same JSON."""
+    import gc
+
     import plotly.io as pio
 
     from optviz.figures import frozen
@@ -189,5 +191,7 @@ def test_a_frozen_sweep_figure_holds_plain_lists_and_sends_the_same_json():
     spec = frozen(fig).to_dict()
     objects = [k for t in spec["data"] for k, v in t.items() if isinstance(v, np.ndarray) and v.dtype == object]
     assert objects == []
-    assert isinstance(spec["data"][2]["customdata"], list)
+    rows = spec["data"][2]["customdata"]
+    gc.collect()
+    assert len(rows) == 20 and not any(gc.is_tracked(r) for r in rows)
     assert pio.to_json(spec, validate=False) == pio.to_json(fig.to_dict(), validate=False)

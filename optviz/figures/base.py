@@ -90,14 +90,19 @@ class FrozenFigure(go.Figure):
 def frozen(fig: go.Figure) -> FrozenFigure:
     """The figure serialised once: cheap to hand to st.plotly_chart again and again (e.g. from a cache).
 
-    An array of Python objects (hover data mixing numbers and text) becomes a list here: orjson writes lists as they
-    are, but one such array makes plotly walk the whole figure value by value on every st.plotly_chart instead
-    (~20 ms for a 64 × 64 sweep's cells)."""
+    An array of Python objects (hover data mixing numbers and text) becomes nested tuples here: orjson writes them as
+    they are, but one such array makes plotly walk the whole figure value by value on every st.plotly_chart instead
+    (~20 ms for a 64 × 64 sweep's cells). Tuples, not lists: the garbage collector stops tracking a tuple of plain
+    values, so a cached figure's thousands of rows add nothing to its full passes."""
     if isinstance(fig, FrozenFigure):
         return fig
     spec = fig.to_dict()
     for trace in [*spec.get("data", ()), *(t for f in spec.get("frames", ()) for t in f.get("data", ()))]:
         for k, v in trace.items():
             if isinstance(v, np.ndarray) and v.dtype == object:
-                trace[k] = v.tolist()
+                trace[k] = _tuples(v.tolist())
     return FrozenFigure(spec)
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
