@@ -294,3 +294,21 @@ def test_zoo_pick_buttons_and_steps_at_the_sliders_ends():
         at = _page("zoo", cfg=json.dumps({"steps": steps}), zoo=json.dumps(["SGD", "Adam"]))
         _clean(at)
         assert set(at.dataframe[0].value["ended"]) <= {f"{steps} steps"} | {f"diverged at step {t}" for t in range(1, steps + 1)}
+
+
+def test_colours_are_torchs_own_and_distinct_for_the_others():
+    from optviz.core.optimizers import get_optimizer
+    from optviz.figures.zoo import entry_colours
+
+    names = ["SGD", "Adam", "pytorch_optimizer.Lion", "pytorch_optimizer.Adan", "SGD"] + zoo.catalogue()[15:35]
+    colours = entry_colours(names)
+    assert colours["SGD"] == get_optimizer("SGD").colour and colours["Adam"] == get_optimizer("Adam").colour
+    assert len(set(map(str.lower, colours.values()))) == len(colours) == len(set(names))
+    # the Race gives two pytorch-optimizer racers two colours (they used to share the catalogue's grey)
+    race = {"base": {"problem": {"surface": "rosenbrock"}, "steps": 30},
+            "entries": [{"name": "pytorch_optimizer.Lion", "options": {"lr": 0.01}}, {"name": "pytorch_optimizer.Adan", "options": {"lr": 0.01}},
+                        {"name": "SGD", "options": {"lr": 0.001}}]}
+    at = _page("race", race=json.dumps(race["entries"]), cfg=json.dumps(race["base"]))
+    _clean(at)
+    drawn = {t["name"]: t["line"]["color"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if t.get("mode") == "lines+markers"}
+    assert drawn["SGD"] == get_optimizer("SGD").colour and len(set(drawn.values())) == 3, drawn

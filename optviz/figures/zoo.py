@@ -5,20 +5,35 @@ import math
 
 from plotly.colors import qualitative
 
+from optviz.core.optimizers import get_optimizer
 from optviz.core.trace import Trace
 
 from .base import FrozenFigure
 from .trajectory import Path, contour_with_paths
 
-# 24 distinguishable colours for up to MAX_ZOO paths (the first ten are the app's usual ones)
-PALETTE = (*qualitative.Plotly, *qualitative.Dark24[:14])
+# colours for what has none of its own (pytorch-optimizer's entries), apart from torch.optim's D3 colours
+PALETTE = (*qualitative.Dark24, *qualitative.Plotly)
 DASHES = ("solid", "dash", "dot")
 FULL_WIDTH = 1050       # a full-width figure beside the sidebar on a laptop
 
 
+def entry_colours(names: list[str]) -> dict[str, str]:
+    """One colour per optimizer name: torch.optim's own colour (the one every page draws it in), and for
+    pytorch-optimizer's entries, which share one grey, the next palette colour no other entry uses."""
+    specs = {n: get_optimizer(n) for n in dict.fromkeys(names)}
+    out = {n: s.colour for n, s in specs.items() if s.source == "torch"}
+    free = (c for c in PALETTE if c.lower() not in {v.lower() for v in out.values()})
+    for n in specs:
+        if n not in out:
+            out[n] = next(free, specs[n].colour)
+    return out
+
+
 def zoo_paths(traces: list[Trace], labels: list[str]) -> list[Path]:
-    """One colour per entry; past ten entries the dash changes too, so neighbours in the legend stay apart."""
-    return [Path(tr, label, PALETTE[i % len(PALETTE)], DASHES[(i // 10) % len(DASHES)])
+    """One colour per entry (torch.optim's own, a free palette colour for the others); past ten entries the dash
+    changes too, so neighbours in the legend stay apart."""
+    colours = entry_colours([tr.config.optimizer.name for tr in traces])
+    return [Path(tr, label, colours[tr.config.optimizer.name], DASHES[(i // 10) % len(DASHES)])
             for i, (tr, label) in enumerate(zip(traces, labels, strict=True))]
 
 

@@ -11,6 +11,7 @@ from optviz import figures
 from optviz.core.config import VERSION, Config, ConfigError
 from optviz.core.trace import Trace
 from optviz.figures import race as figures_race
+from optviz.figures import zoo as figures_zoo
 from optviz.lessons.presets import PRESETS, Preset, presets_for
 from optviz.lessons.race import MAX_ENTRIES, MIN_ENTRIES, OBJECTIVES, Race, RaceResult, f_star, parse_entries, parse_race
 from optviz.lessons.schedlab import config_schedule
@@ -243,12 +244,14 @@ def race_key(race: Race) -> str:
 
 
 def race_paths(race: Race, traces: list[Trace]) -> list[figures.Path]:
-    """One colour per optimizer (the app's), a new dash each time the same optimizer races again."""
+    """One colour per optimizer (the app's; a free one for each of pytorch-optimizer's), a new dash each time the same
+    optimizer races again."""
     seen: dict[str, int] = {}
+    colours = figures_zoo.entry_colours([tr.config.optimizer.name for tr in traces])
     out = []
     for tr, label in zip(traces, race.labels(), strict=True):
         n = seen[tr.config.optimizer.name] = seen.get(tr.config.optimizer.name, -1) + 1
-        out.append(figures.path_of(tr, label, DASHES[n % len(DASHES)]))
+        out.append(figures.Path(tr, label, colours[tr.config.optimizer.name], DASHES[n % len(DASHES)]))
     return out
 
 

@@ -107,7 +107,7 @@ def _card(surface_name: str, name: str) -> tuple:
     tr = cached_run(zoo.tuned_config(z, t))
     base = _card_base(surface_name, z.base.key())
     source = "pytorch-optimizer" if name.startswith(ext.PREFIX) else "torch.optim"
-    return figures_zoo.gallery_card(base, figures.Path(tr, name.removeprefix(ext.PREFIX), figures_zoo.PALETTE[0]), t.lr, source), t, tr
+    return figures_zoo.gallery_card(base, figures.Path(tr, name.removeprefix(ext.PREFIX), figures_zoo.entry_colours([name])[name]), t.lr, source), t, tr
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
