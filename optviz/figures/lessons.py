@@ -155,9 +155,11 @@ def schedule_figure(schedules: list, log_y: bool = False, height: int | None = N
             fig.update_yaxes(title_text="loss", row=r, col=c)
         fig.update_yaxes(title_text="lr", type="log" if log_y else "linear", row=1, col=c)
         fig.update_xaxes(title_text="optimizer step", row=rows, col=c)
-    app_layout(fig, "lr during each optimizer step (a point at step t is the lr that step t used)",
-            height or 320 + 200 * rows)
-    fig.update_layout(margin=dict(b=120), legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.12, yanchor="top"))
+    total = height or 320 + 200 * rows
+    app_layout(fig, "lr during each optimizer step (a point at step t is the lr that step t used)", total)
+    # the legend under the x axis' ticks and title: 75 px below the plot, whatever the figure's height
+    fig.update_layout(margin=dict(b=125), legend=dict(orientation="h", x=0.0, xanchor="left", y=-75 / max(total - 60 - 125, 1),
+                                                      yanchor="top"))
     fig.update_annotations(font=dict(size=17))
     return label_log_axes(fig)
 
