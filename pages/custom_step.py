@@ -21,6 +21,7 @@ inside_navigation()
 present.start()
 
 K = "custom"
+OWN = ""                # the template picker's entry for a program that is no template
 DEFAULT = custom_config(TEMPLATES["sgd"].program, TEMPLATES["sgd"].options)
 
 st.title(":material/edit_note: Write your own `step()`")
@@ -47,8 +48,9 @@ def load(program: str, options: dict, compare: str, exercise: str | None = None)
 
 
 def pick_template() -> None:
-    t = TEMPLATES[st.session_state[f"{K}.template"]]
-    load(t.program, t.options, t.compare)
+    t = TEMPLATES.get(st.session_state[f"{K}.template"])
+    if t is not None:
+        load(t.program, t.options, t.compare)
 
 
 def pick_exercise() -> None:
@@ -76,10 +78,15 @@ if st.session_state.get(f"{K}.seen") != link:
 if warning:
     st.warning(view.md(warning), icon=":material/link_off:")
 
+# the template picker names the program in the editor: a template, or (once edited) the learner's own
+named = template_of(st.session_state.get(f"{K}.program") or "")
+if st.session_state.get(f"{K}.template") != (named.key if named else OWN):
+    st.session_state[f"{K}.template"] = named.key if named else OWN
 with st.sidebar:
     st.header("Your optimizer")
-    st.selectbox("start from a template", list(TEMPLATES), key=f"{K}.template", on_change=pick_template,
-                 format_func=lambda k: TEMPLATES[k].label, help="Loads the template's program and numbers into the editor.")
+    st.selectbox("start from a template", [OWN, *TEMPLATES], key=f"{K}.template", on_change=pick_template,
+                 format_func=lambda k: TEMPLATES[k].label if k in TEMPLATES else "your own program (edited)",
+                 help="Loads the template's program and numbers into the editor.")
     st.selectbox("exercise", ["", *EXERCISES], key=f"{K}.exercise", on_change=pick_exercise,
                  format_func=lambda k: EXERCISES[k].title if k else "none")
     compare = st.selectbox("compare with", COMPARABLE, key=f"{K}.compare", format_func=lambda n: f"torch.optim.{n}")

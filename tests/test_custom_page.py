@@ -128,3 +128,21 @@ def test_the_explorer_takes_a_custom_link_with_the_optimizer_hidden():
     at = page("explorer", cfg=cfg, hide="optimizer")
     ok(at)
     assert at.selectbox(key="ex.optimizer.name").value == "SGD"
+
+
+def test_the_template_picker_says_when_the_program_is_the_learners_own():
+    at = page()
+    first = next(iter(TEMPLATES))
+    at.selectbox(key=f"{K}.template").set_value(first).run()
+    ok(at)
+    assert at.selectbox(key=f"{K}.template").value == first
+    at.text_area(key=f"{K}.program").input(TEMPLATES[first].program + "\nq = p").run()
+    ok(at)
+    picker = at.selectbox(key=f"{K}.template")
+    assert picker.value == "" and picker.format_func(picker.value) == "your own program (edited)"
+    at.text_area(key=f"{K}.program").input(TEMPLATES[first].program).run()      # typed back: the template again
+    ok(at)
+    assert at.selectbox(key=f"{K}.template").value == first
+    at.selectbox(key=f"{K}.template").set_value("").run()                       # choosing "your own" changes nothing
+    ok(at)
+    assert at.text_area(key=f"{K}.program").value == TEMPLATES[first].program
