@@ -260,8 +260,6 @@ BETAS3 = [0.9, 0.95, 0.98]
 
 
 def test_a_triple_of_betas_is_checked_run_and_carried_by_config_cli_and_url(capsys, tmp_path):
-    from optviz.core.config import Config
-    from optviz.ui.urlstate import config_from_query, config_to_query
 
     config = parse_config(_cfg("Adan", steps=10, lr=3e-3, betas=BETAS3))
     assert config.optimizer.options["betas"] == tuple(BETAS3)
@@ -280,27 +278,28 @@ def test_a_triple_of_betas_is_checked_run_and_carried_by_config_cli_and_url(caps
     with pytest.raises(ConfigError, match=r"optimizer.groups.y.betas: expected a list of 3 numbers"):
         parse_config({**_cfg("Adan"), "optimizer": {"name": "pytorch_optimizer.Adan", "groups": {"y": {"betas": [0.9, 0.9]}}}})
     # JSON, the URL and `python -m optviz run` carry it
-    assert parse_config(json.loads(config.to_json())) == config
-    back, err = config_from_query(config_to_query(config, Config()), Config())
-    assert err is None and back == config
-    path = tmp_path / "c.json"
-    path.write_text(config.to_json())
-    assert main(["run", str(path)]) == 0
-    np.testing.assert_array_equal(json.loads(capsys.readouterr().out)["positions"], tr.positions)
+    np.testing.assert_array_equal(_carried(config, tmp_path, capsys), tr.positions)
 
 
-def test_config_cli_and_url_state_carry_an_entry(capsys, tmp_path):
+def _carried(config, tmp_path, capsys) -> list:
+    """The config through JSON and the URL (both give it back unchanged), then the positions `python -m optviz run` prints."""
     from optviz.core.config import Config
     from optviz.ui.urlstate import config_from_query, config_to_query
 
-    config = parse_config(_cfg("Lion", steps=10, lr=3e-3, betas=[0.8, 0.95]))
     assert parse_config(json.loads(config.to_json())) == config
     back, err = config_from_query(config_to_query(config, Config()), Config())
     assert err is None and back == config
     path = tmp_path / "c.json"
     path.write_text(config.to_json())
     assert main(["run", str(path)]) == 0
-    assert np.allclose(json.loads(capsys.readouterr().out)["positions"], run(config).positions)
+    return json.loads(capsys.readouterr().out)["positions"]
+
+
+def test_config_cli_and_url_state_carry_an_entry(capsys, tmp_path):
+
+    config = parse_config(_cfg("Lion", steps=10, lr=3e-3, betas=[0.8, 0.95]))
+    assert np.allclose(_carried(config, tmp_path, capsys), run(config).positions)
+    path = tmp_path / "c.json"
     path.write_text(json.dumps(_cfg("Lion", betaz=[0.9, 0.9])))
     assert main(["run", str(path)]) == 2
     assert "betaz" in capsys.readouterr().err
