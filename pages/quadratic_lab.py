@@ -2,11 +2,9 @@
 import streamlit as st
 
 from optviz.core.config import ConfigError, parse_config
-from optviz.core.engine import surface_of
 from optviz.core.surfaces import SURFACES
-from optviz.figures.theory import paths_figure, phase_figure, rate_figure, rate_plane_figure
-from optviz.lessons.theory import analyse_run, best_gd, best_momentum, local_quadratic, rate_plane
-from optviz.ui import present
+from optviz.lessons.theory import best_gd, best_momentum, local_quadratic
+from optviz.ui import present, theory_view
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import read_config, write_config
@@ -136,7 +134,8 @@ except ConfigError as e:
     st.stop()
 write_config(config, DEFAULT)
 trace = cached_run(config)
-qr = analyse_run(trace, (s["l1"], s["l2"]), s["angle"], (s["cx"], s["cy"]))
+ckey = config.key()
+qr = theory_view.lab_run(ckey)      # the run seen through the theory, and the figures below: built once per config
 opt, gd = best_momentum(l1, l2), best_gd(l1, l2)
 
 cols = st.columns(6)
@@ -152,14 +151,14 @@ if trace.diverged_at is not None:
                f"{(2 + 2 * s['beta']) / l2:.4g}.", icon="💥")
 
 boxes = bool(warning) + bool(note) + (trace.diverged_at is not None)     # message boxes above the plot
-st.plotly_chart(present.fit(rate_plane_figure(rate_plane((l1, l2), s["alpha"], s["beta"])), above=150, notes=boxes), key=f"{K}.plane",
+st.plotly_chart(present.fit(theory_view.plane_chart((l1, l2), s["alpha"], s["beta"]), above=150, notes=boxes), key=f"{K}.plane",
                 on_select=_picked, selection_mode="points", width="stretch", theme=None)
 st.caption("Click anywhere on the map to run that (α, β). Right of the red line the run diverges; along a dashed line one "
            "eigen-direction is critically damped (its two roots meet); above it that direction spirals at rate √β.")
-st.plotly_chart(rate_figure(qr), key=f"{K}.rate", width="stretch", theme=None)
-st.plotly_chart(paths_figure(qr, trace.positions, surface_of(config)), key=f"{K}.paths", width="stretch", theme=None)
+st.plotly_chart(theory_view.run_chart("rate", ckey), key=f"{K}.rate", width="stretch", theme=None)
+st.plotly_chart(theory_view.run_chart("paths", ckey), key=f"{K}.paths", width="stretch", theme=None)
 if qr.buffers is not None:
-    st.plotly_chart(phase_figure(qr), key=f"{K}.phase", width="stretch", theme=None)
+    st.plotly_chart(theory_view.run_chart("phase", ckey), key=f"{K}.phase", width="stretch", theme=None)
 else:
     st.caption("With β = 0 torch keeps no momentum buffer, so there is no phase diagram: each direction just shrinks by "
                "|1 − αλ| per step.")

@@ -105,6 +105,40 @@ def test_lab_tampered_url_shows_defaults_and_a_warning(query):
     assert metrics(at)["predicted rate"] == f"{0.5 ** 0.5:.5f}"
 
 
+def test_lab_rerun_with_the_same_settings_does_not_rebuild_its_figures(monkeypatch):
+    """A cached move draws the figures built for the first session that asked for these settings (building all four on
+    every rerun was most of the server's CPU per move); a new rotation rebuilds the run's figures but not the (α, β)
+    plane, which does not depend on it."""
+    from optviz.figures import theory
+    from optviz.ui import theory_view
+
+    built = []
+
+    def counting(name: str, real):
+        def build(*args, **kwargs):
+            built.append(name.removesuffix("_figure"))
+            return real(*args, **kwargs)
+        return build
+
+    for name in ("rate_plane_figure", "rate_figure", "paths_figure", "phase_figure"):
+        spy = counting(name, getattr(theory, name))
+        monkeypatch.setattr(theory, name, spy)
+        monkeypatch.setattr(theory_view, name, spy)
+    every = ["paths", "phase", "rate", "rate_plane"]
+    cfg = {"optimizer": {"options": {"lr": 0.0371, "momentum": 0.3}}, "steps": 30}      # settings no other test draws
+    at = page("quadratic_lab.py", v="1", cfg=cfg)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert not at.exception and len(specs) == 4 and sorted(built) == every
+    at.run()
+    assert not at.exception and sorted(built) == every and [c.proto.spec for c in at.get("plotly_chart")] == specs
+    other = page("quadratic_lab.py", v="1", cfg=cfg)                                     # another session
+    assert [c.proto.spec for c in other.get("plotly_chart")] == specs and sorted(built) == every
+    at.slider(key="ql.angle").set_value(-20.0).run()
+    assert not at.exception and sorted(built) == sorted([*every, "paths", "phase", "rate"])
+    at.slider(key="ql.angle").set_value(30.0).run()
+    assert sorted(built) == sorted([*every, "paths", "phase", "rate"]) and [c.proto.spec for c in at.get("plotly_chart")] == specs
+
+
 # -- Sweeps & Basins -------------------------------------------------------------------------------
 
 SWEEP_DEFAULT = parse_config({"problem": {"surface": "quadratic", "start": [-2.5, 2.0],
