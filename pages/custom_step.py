@@ -3,18 +3,14 @@ import json
 
 import streamlit as st
 
-from optviz import figures
 from optviz.core.codegen import generate_script
-from optviz.core.config import Config, ConfigError
+from optviz.core.config import ConfigError
 from optviz.core.custom import CUSTOM, FUNCTIONS, class_code
-from optviz.core.optimizers import CUSTOM_SPEC, OPTIMIZERS
 from optviz.core.surfaces import SURFACES
-from optviz.figures.custom_step import difference_figure, state_figures
-from optviz.lessons.custom_step import COMPARABLE, DEFAULT_PROBLEM, EXERCISES, TEMPLATES, comparison, custom_config, numbers_text, parse_numbers, template_of
+from optviz.lessons.custom_step import COMPARABLE, DEFAULT_PROBLEM, EXERCISES, TEMPLATES, custom_config, numbers_text, parse_numbers, template_of
+from optviz.ui import custom_view, present
 from optviz.ui import explorer_view as view
-from optviz.ui import present
 from optviz.ui.routing import inside_navigation
-from optviz.ui.runner import surface
 from optviz.ui.urlstate import read_config, write_config
 
 inside_navigation()
@@ -30,11 +26,6 @@ present.intro(
     "line** — `p` the parameter, `g` its gradient, `t` the step, `lr` and your other numbers — and optviz runs it as a "
     "real `torch.optim.Optimizer` beside the torch optimizer of your choice, on the same surface, and says step by "
     "step whether the two agree.")
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_comparison(key: str, compare_with: str, fixed: str, label: str):
-    return comparison(Config.from_json(key), compare_with, json.loads(fixed), label)
 
 
 def load(program: str, options: dict, compare: str, exercise: str | None = None) -> None:
@@ -124,8 +115,9 @@ fixed = exercise.fixed if exercise and exercise.compare == compare else t.fixed 
 label = t.label if t else "program"
 write_config(config, DEFAULT, compare=compare, exercise=exercise.key if exercise else None)
 st.session_state[f"{K}.seen"] = (qp.get("cfg"), qp.get("exercise"), qp.get("compare"))
+run = (config.key(), compare, json.dumps(fixed, sort_keys=True), label)     # the comparison's cache key, and its figures'
 try:
-    mine, theirs, result = cached_comparison(config.key(), compare, json.dumps(fixed, sort_keys=True), label)
+    mine, theirs, result = custom_view.cached_comparison(*run)
 except ConfigError as e:
     verdict.error(f"**torch.optim.{compare} can't run with these numbers** — {view.md(e.message)}", icon=":material/block:")
     st.stop()
@@ -142,15 +134,13 @@ if t is not None and t.note:
 if mine.diverged_at is not None:
     verdict.warning(f"Your run: {view.md(mine.message)}.", icon=":material/warning:")
 
-paths = [figures.Path(theirs, f"torch.optim.{compare}", OPTIMIZERS[compare].colour),
-         figures.Path(mine, "your step()", CUSTOM_SPEC.colour, dash="dash")]
-contour = figures.contour_with_paths(view.contour_base(config, 0), paths, animate=True, arrows=False, surface=surface(config))
+contour, difference, *states = custom_view.comparison_charts(*run)      # built once per comparison, for every session
 boxes = 1 + (exercise is not None) + bool(warning) + (mine.diverged_at is not None)     # the verdict and notes above it
 show.plotly_chart(present.fit(contour, notes=boxes), width="stretch", key=f"{K}.contour", theme=None)
-st.plotly_chart(difference_figure(result), width="stretch", key=f"{K}.difference", theme=None)
+st.plotly_chart(difference, width="stretch", key=f"{K}.difference", theme=None)
 st.caption("The difference is |yours − torch's| (relative where the value is above 1), over the point and every state entry "
            f"both optimizers keep under the same name ({', '.join(result.compared) or 'none here'}).")
-for column, fig, who in zip(st.columns(2), state_figures(mine, theirs), ("mine", "torch")):
+for column, fig, who in zip(st.columns(2), states, ("mine", "torch")):
     column.plotly_chart(fig, width="stretch", key=f"{K}.state.{who}", theme=None)
 
 with st.expander("Your step() as a `torch.optim.Optimizer` class", icon=":material/code:"):

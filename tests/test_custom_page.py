@@ -146,3 +146,34 @@ def test_the_template_picker_says_when_the_program_is_the_learners_own():
     at.selectbox(key=f"{K}.template").set_value("").run()                       # choosing "your own" changes nothing
     ok(at)
     assert at.text_area(key=f"{K}.program").value == TEMPLATES[first].program
+
+
+def test_a_rerun_with_the_same_program_does_not_rebuild_the_figures(monkeypatch):
+    """A cached move draws the figures built for the first session that asked for this comparison (building the animated
+    paths, the difference and both states on every rerun was most of the server's CPU per move); other steps build their own."""
+    from optviz.figures import custom_step as figures_custom
+    from optviz.ui import custom_view
+
+    built = []
+
+    def counting(result, *args, **kwargs):
+        built.append(result.steps)
+        return real(result, *args, **kwargs)
+
+    real = figures_custom.difference_figure
+    monkeypatch.setattr(figures_custom, "difference_figure", counting)
+    monkeypatch.setattr(custom_view, "difference_figure", counting)
+    cfg = json.dumps({"optimizer": {"name": "Custom", "program": TEMPLATES["sgd"].program, "options": TEMPLATES["sgd"].options},
+                      "steps": 37})                                             # settings no other test draws
+    at = page(cfg=cfg)
+    ok(at)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(specs) == 4 and built == [37]
+    ok(at.run())
+    assert built == [37] and [c.proto.spec for c in at.get("plotly_chart")] == specs
+    other = page(cfg=cfg)                                                       # another session
+    assert [c.proto.spec for c in other.get("plotly_chart")] == specs and built == [37]
+    ok(at.slider(key=f"{K}.steps").set_value(38).run())
+    assert built == [37, 38]
+    ok(at.slider(key=f"{K}.steps").set_value(37).run())
+    assert built == [37, 38] and [c.proto.spec for c in at.get("plotly_chart")] == specs
