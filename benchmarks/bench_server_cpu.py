@@ -6,9 +6,10 @@
 Starts the app on 127.0.0.1 (a free port), drives one Chromium tab, and for each page reports the median server CPU
 (user + system time of the Streamlit process, all its threads, from /proc/<pid>/stat) of: a page load (a new session)
 with cached results and with settings nobody asked for yet, and a slider move to a value already seen (cached) and
-to a new one (uncached). Each action waits until the browser says the script run is over (no status widget, no
-skeleton, the run counter moved) and then until the server's CPU clock stops moving, so the post-run work
-(Streamlit's garbage collection, session cleanup) is counted in the action that caused it.
+to a new one (uncached); on the Gallery the move is a page turn (its "next ▶" and "◀ previous" buttons). Each action
+waits until the browser says the script run is over (no status widget, no skeleton, the run counter moved) and then
+until the server's CPU clock stops moving, so the post-run work (Streamlit's garbage collection, session cleanup) is
+counted in the action that caused it.
 
 `--long N` then runs N distinct slider moves round-robin over the pages (a tab each, kept open, like a student who
 explores for an hour) and prints RSS and CPU per action every 20 moves: the numbers behind the choice of
@@ -63,6 +64,7 @@ class Page:
     slider: tuple[str, int]       # the slider a student moves (label, which one of that label)
     second: tuple[str, int]       # a second slider, stepped once the first has crossed its range (long session)
     fresh: dict                   # query whose value k gives settings nobody asked for yet: {param: fn(k) -> text}
+    buttons: tuple[str, str] | None = None      # (forward, back): a page turned by buttons, not a slider (the Gallery)
 
     def fresh_url(self, base: str, k: int) -> str:
         return f"{base}/{self.path}?" + urlencode({"v": "1", **{p: f(k) for p, f in self.fresh.items()}})
@@ -74,6 +76,13 @@ PAGES = {
     "small_nets": Page("small_nets", ("lr", 0), ("momentum", 0), {"net": lambda k: json.dumps({"seed": 1 + k})}),
     # below the default 300 steps: the slider moves go up from it, to settings nobody asked for yet
     "sweeps": Page("sweeps", ("steps", 0), ("cells per axis", 0), {"cfg": lambda k: json.dumps({"steps": 290 - 10 * k})}),
+    "quadratic_lab": Page("quadratic_lab", ("steps", 0), ("rotation (degrees)", 0), {"cfg": lambda k: json.dumps({"steps": 190 - 10 * k})}),
+    "custom_step": Page("custom_step", ("steps", 0), ("steps", 0), {"cfg": lambda k: json.dumps({"steps": 190 - 10 * k})}),
+    # new steps tune the zoo's 6 entries afresh (~18,000 gradient evaluations); the default zoo's come from the stored table
+    "zoo": Page("zoo", ("steps", 0), ("lrs per factor of 10", 0), {"cfg": lambda k: json.dumps({"steps": 190 - 10 * k})}),
+    # a move turns the page (the top pager's buttons); new-settings loads open Rastrigin's pages, the moves Rosenbrock's
+    "gallery": Page("gallery", ("", 0), ("", 0), {"surface": lambda k: "rastrigin", "page": lambda k: str(1 + k)},
+                    buttons=("next ▶", "◀ previous")),
 }
 
 
@@ -209,6 +218,28 @@ def move(runs: Runs, slider: tuple[str, int], up: bool | None = None, timeout: f
     return up
 
 
+def turn(runs: Runs, buttons: tuple[str, str], up: bool | None = None, timeout: float = 120.0) -> bool:
+    """Click the first button labelled forward (up) or back and wait for the rerun; returns the direction clicked."""
+    page = runs.page
+
+    def button(forward: bool):
+        return page.get_by_role("button", name=buttons[0 if forward else 1], exact=True).first
+
+    up = True if up is None else up
+    if button(up).is_disabled():
+        up = not up             # at the first or last page: the other way
+    before = runs.n
+    button(up).click()
+    deadline = time.monotonic() + timeout
+    while runs.n <= before:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no rerun after clicking {buttons[0 if up else 1]!r}")
+        page.wait_for_timeout(20)
+    settle(page, timeout)
+    check_clean(page, f"{page.url} after clicking {buttons[0 if up else 1]!r}")
+    return up
+
+
 def timed(pid: int, action) -> tuple[float, float]:
     """(server CPU seconds, wall seconds) of one action, post-run work included."""
     quiet(pid)
@@ -230,14 +261,18 @@ def measure_page(runs: Runs, srv: Server, spec: Page, repeats: int) -> dict:
     for k in range(repeats):
         out["load_uncached"].append(timed(pid, lambda k=k: load(tab, spec.fresh_url(srv.url, k))))
     load(tab, url)
+
+    def step(up: bool | None) -> bool:
+        return turn(runs, spec.buttons, up) if spec.buttons else move(runs, spec.slider, up)
+
     direction = None
     for _ in range(repeats):      # each press a value nobody asked for yet
         holder = {}
-        out["move_uncached"].append(timed(pid, lambda: holder.update(up=move(runs, spec.slider, direction))))
+        out["move_uncached"].append(timed(pid, lambda: holder.update(up=step(direction))))
         direction = holder["up"]
     for _ in range(repeats):      # back and forth between two values already computed
         direction = not direction
-        out["move_cached"].append(timed(pid, lambda d=direction: move(runs, spec.slider, d)))
+        out["move_cached"].append(timed(pid, lambda d=direction: step(d)))
     return {k: {"cpu_ms": [round(1000 * c) for c, _ in v], "wall_ms": [round(1000 * w) for _, w in v],
                 "cpu_ms_median": round(1000 * statistics.median(c for c, _ in v)),
                 "wall_ms_median": round(1000 * statistics.median(w for _, w in v))} for k, v in out.items()}
@@ -322,9 +357,10 @@ def main() -> None:
             ctx.close()
             report["rss_mb_after"] = round(rss_mb(srv.proc.pid))
             print(f"RSS after: {report['rss_mb_after']} MB")
-            if args.long:
-                print(f"long session: {args.long} distinct slider moves over {', '.join(pages)}")
-                report["long"] = long_session(browser, srv, pages, args.long)
+            sliding = [p for p in pages if PAGES[p].buttons is None]
+            if args.long and sliding:
+                print(f"long session: {args.long} distinct slider moves over {', '.join(sliding)}")
+                report["long"] = long_session(browser, srv, sliding, args.long)
         finally:
             browser.close()
     report["loadavg_after"] = os.getloadavg()
