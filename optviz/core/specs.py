@@ -143,3 +143,24 @@ def json_data(text: str) -> Any:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
         raise ConfigError("", f"not valid JSON: {e}") from None
+
+
+def from_link(text: str | None, default: Any, parse: Callable[[dict], Any], max_length: int,
+              merge: Callable[[dict, dict], dict] = lambda base, extra: {**base, **extra}) -> tuple[Any, str | None]:
+    """A lesson's setup from a link's JSON object merged over ``default.to_dict()``, or the default and one sentence on
+    what was wrong with the link. Never raises."""
+    import json
+
+    if not text:
+        return default, None
+    if len(text) > max_length:
+        return default, "The link's settings are too long; showing the defaults."
+    try:
+        extra = json.loads(text)
+        if not isinstance(extra, dict):
+            raise ConfigError("", "expected an object")
+        return parse(merge(default.to_dict(), extra)), None
+    except ConfigError as e:
+        return default, f"The link's settings were not valid ({e}); showing the defaults instead."
+    except (ValueError, TypeError, RecursionError, KeyError, AttributeError, OverflowError) as e:
+        return default, f"The link's settings could not be read ({type(e).__name__}); showing the defaults instead."

@@ -15,7 +15,7 @@ import numpy as np
 
 from optviz.core.config import Config, parse_config
 from optviz.core.engine import run
-from optviz.core.specs import ConfigError
+from optviz.core.specs import ConfigError, from_link
 from optviz.core.trace import Trace
 from optviz.lessons.custom_step import TEMPLATES, custom_config
 
@@ -98,19 +98,7 @@ def setup_to_query(setup: InvarianceSetup, default: InvarianceSetup) -> str:
 
 def setup_from_query(text: str | None, default: InvarianceSetup) -> tuple[InvarianceSetup, str | None]:
     """The experiment a link describes, or the default and a sentence on what was wrong. Never raises."""
-    if not text:
-        return default, None
-    if len(text) > MAX_QUERY_TEXT:
-        return default, "The link's settings are too long; showing the defaults."
-    try:
-        extra = json.loads(text)
-        if not isinstance(extra, dict):
-            raise ConfigError("", "expected an object")
-        return parse_setup({**default.to_dict(), **extra}), None
-    except ConfigError as e:
-        return default, f"The link's settings were not valid ({e}); showing the defaults instead."
-    except (ValueError, TypeError, RecursionError, KeyError, AttributeError, OverflowError) as e:
-        return default, f"The link's settings could not be read ({type(e).__name__}); showing the defaults instead."
+    return from_link(text, default, parse_setup, MAX_QUERY_TEXT)
 
 
 # -- geometry ---------------------------------------------------------------------------------------------------------

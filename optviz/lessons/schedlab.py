@@ -21,7 +21,7 @@ from optviz.core.codegen import PRELUDE, literal, scheduler_expr
 from optviz.core.config import MAX_STEPS, Config, parse_config
 from optviz.core.optimizers import get_optimizer, momentum_of
 from optviz.core.schedulers import SCHEDULERS, build_scheduler, get_scheduler
-from optviz.core.specs import ConfigError, Param, coerce
+from optviz.core.specs import ConfigError, Param, coerce, from_link
 
 MAX_GROUPS = 3
 MAX_OVERLAYS = 6
@@ -488,20 +488,12 @@ def setup_to_query(setup: LabSetup, default: LabSetup) -> str:
 
 
 def setup_from_query(text: str | None, default: LabSetup) -> tuple[LabSetup, str | None]:
-    """The experiment a link describes, or the default and a sentence on what was wrong. Never raises."""
-    if not text:
-        return default, None
-    if len(text) > MAX_QUERY_TEXT:
-        return default, "The link's settings are too long; showing the defaults."
-    try:
-        extra = json.loads(text)
-        if not isinstance(extra, dict):
-            raise ConfigError("", "expected an object")
-        merged = {**default.to_dict(), **extra}
+    """The experiment a link describes, or the default and a sentence on what was wrong. Never raises. A link that names
+    a scheduler without its options gets that scheduler's defaults, not the default scheduler's options."""
+    def merge(base: dict, extra: dict) -> dict:
+        merged = {**base, **extra}
         if "scheduler" in extra and "options" not in extra:
             merged["options"] = {}
-        return parse_setup(merged), None
-    except ConfigError as e:
-        return default, f"The link's settings were not valid ({e}); showing the defaults instead."
-    except (ValueError, TypeError, RecursionError, KeyError, AttributeError, OverflowError) as e:
-        return default, f"The link's settings could not be read ({type(e).__name__}); showing the defaults instead."
+        return merged
+
+    return from_link(text, default, parse_setup, MAX_QUERY_TEXT, merge)
