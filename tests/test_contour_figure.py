@@ -108,3 +108,32 @@ def test_contour_figure_matches_the_fast_path():
     fig = contour_figure(surf, [path_of(tr)], n_grid=60)
     assert fig.layout.images[0].source.startswith("data:image/png;base64,")
     assert tr.steps >= 10 and len(fig.frames) == tr.steps + 1 and fig.layout.sliders[0].active == tr.steps
+
+
+def test_several_paths_frames_are_rounded_below_a_pixel_and_their_traces_exact():
+    """Frames of a multi-path figure carry each point to ~1e-4 of the plot's span (what is drawn), so every rerun sends
+    fewer bytes; the paths' own traces keep the run's float32 numbers, the last frame ends on the run's last point."""
+    import plotly.io as pio
+
+    spec, surf, traces = _spec({"optimizer": {"name": "Adam", "options": {"lr": 0.05}}, "steps": 80}, 6)
+    (x0, x1), (y0, y1) = surf.domain
+    span = max(x1 - x0, y1 - y0)
+    paths = [i for i, d in enumerate(spec["data"]) if d.get("mode") == "lines+markers"]
+    assert len(paths) == 6
+    for i, tr in zip(paths, traces, strict=True):
+        np.testing.assert_array_equal(spec["data"][i]["x"], tr.positions[:, 0].astype(np.float32))
+    last = spec["frames"][-1]
+    for d, i in zip(last["data"], last["traces"]):
+        if i in paths:
+            tr = traces[paths.index(i)]
+            assert len(d["x"]) == len(tr.positions)
+            assert np.abs(np.asarray(d["x"], float) - tr.positions[:, 0]).max() <= 1.5e-4 * span   # half a unit of 1e-3 on a span of 4
+            assert np.abs(np.asarray(d["y"], float) - tr.positions[:, 1]).max() <= 1.5e-4 * span
+    # the same figure with the run's float32 numbers in its frames (as before) is larger
+    def old(d, i):
+        if i not in paths:
+            return d
+        pos = traces[paths.index(i)].positions[: len(d["x"])].astype(np.float32)
+        return {**d, "x": pos[:, 0], "y": pos[:, 1]}
+    full = {**spec, "frames": [{**f, "data": [old(d, i) for d, i in zip(f["data"], f["traces"])]} for f in spec["frames"]]}
+    assert len(pio.to_json(spec, validate=False)) < 0.9 * len(pio.to_json(full, validate=False))
