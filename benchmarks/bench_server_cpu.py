@@ -205,17 +205,22 @@ def move(runs: Runs, slider: tuple[str, int], up: bool | None = None, timeout: f
         up = state["up"]
     elif up != (state["up"] if up else not state["down"]):
         up = not up             # at its bound: move the other way
-    before = runs.n
     page.locator(SLIDERS).nth(state["i"]).focus()
-    page.keyboard.press("ArrowRight" if up else "ArrowLeft")
+    _rerun(runs, lambda: page.keyboard.press("ArrowRight" if up else "ArrowLeft"), f"moving {slider}", timeout)
+    return up
+
+
+def _rerun(runs: Runs, act, what: str, timeout: float) -> None:
+    """Do ``act``, wait until the server has started a rerun for it and the page has settled, and check the page."""
+    before = runs.n
+    act()
     deadline = time.monotonic() + timeout
     while runs.n <= before:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no rerun after moving {slider}")
-        page.wait_for_timeout(20)
-    settle(page, timeout)
-    check_clean(page, f"{page.url} after moving {slider}")
-    return up
+            raise TimeoutError(f"no rerun after {what}")
+        runs.page.wait_for_timeout(20)
+    settle(runs.page, timeout)
+    check_clean(runs.page, f"{runs.page.url} after {what}")
 
 
 def turn(runs: Runs, buttons: tuple[str, str], up: bool | None = None, timeout: float = 120.0) -> bool:
@@ -228,15 +233,7 @@ def turn(runs: Runs, buttons: tuple[str, str], up: bool | None = None, timeout: 
     up = True if up is None else up
     if button(up).is_disabled():
         up = not up             # at the first or last page: the other way
-    before = runs.n
-    button(up).click()
-    deadline = time.monotonic() + timeout
-    while runs.n <= before:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no rerun after clicking {buttons[0 if up else 1]!r}")
-        page.wait_for_timeout(20)
-    settle(page, timeout)
-    check_clean(page, f"{page.url} after clicking {buttons[0 if up else 1]!r}")
+    _rerun(runs, button(up).click, f"clicking {buttons[0 if up else 1]!r}", timeout)
     return up
 
 
