@@ -6,7 +6,7 @@ from optviz.core.config import ConfigError, parse_config
 from optviz.lessons.presets import WATCH
 from optviz.ui import explorer_view as view
 from optviz.ui import predict_view, present
-from optviz.ui.controls import config_controls, set_start, start_key, step_buttons
+from optviz.ui.controls import config_controls, start_key, start_on_click, step_buttons
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run
 from optviz.ui.urlstate import hidden_controls, read_config, remember_query, url_tabs, write_config
@@ -60,10 +60,7 @@ for w in trace.warnings:
 start_widget = start_key(f"{KEY}.problem", raw["problem"])
 
 
-def _clicked() -> None:
-    points = (st.session_state.get(f"{KEY}.contour") or {}).get("selection", {}).get("points", [])
-    if points:
-        set_start(start_widget, round(points[0]["x"], 3), round(points[0]["y"], 3))
+_clicked = start_on_click(f"{KEY}.contour", start_widget)
 
 
 clickable = "start" not in hidden

@@ -10,6 +10,7 @@ from optviz.core.config import VERSION
 from optviz.core.surfaces import SURFACES
 from optviz.figures.zoo import png_name
 from optviz.lessons import zoo
+from optviz.ui import explorer_view as view
 from optviz.ui import predict_view, present, zoo_view
 from optviz.ui.routing import inside_navigation
 from optviz.ui.urlstate import sticky
@@ -30,18 +31,13 @@ present.intro("Every optimizer optviz can run — torch.optim's and pytorch-opti
               "a PNG. The Optimizer Zoo puts any of them side by side.")
 
 
-def _query(name: str, choices, default):
-    v = st.query_params.get(name)
-    return v if v in choices else default
-
-
-surface_name = _query("surface", zoo.GALLERY_SURFACES, zoo.GALLERY_SURFACES[0])
+surface_name = view.view_option(KEY, "surface", zoo.GALLERY_SURFACES, zoo.GALLERY_SURFACES[0])
 with st.sidebar:
     surface_name = st.radio("surface", zoo.GALLERY_SURFACES, index=zoo.GALLERY_SURFACES.index(surface_name),
                             key=f"{KEY}.surface", format_func=lambda s: SURFACES[s].label)
-    source = st.radio("optimizers", list(SOURCES), index=list(SOURCES).index(_query("source", SOURCES, "all")),
+    source = st.radio("optimizers", list(SOURCES), index=list(SOURCES).index(view.view_option(KEY, "source", list(SOURCES), "all")),
                       key=f"{KEY}.source", format_func=SOURCES.get)
-    order = st.radio("order", list(ORDERS), index=list(ORDERS).index(_query("order", ORDERS, "score")),
+    order = st.radio("order", list(ORDERS), index=list(ORDERS).index(view.view_option(KEY, "order", list(ORDERS), "score")),
                      key=f"{KEY}.order", format_func=ORDERS.get)
     find = st.text_input("name contains", st.query_params.get("find", "")[:40], key=f"{KEY}.find", max_chars=40)
 

@@ -9,7 +9,7 @@ from optviz.core.specs import Param
 from optviz.lessons.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, TuneProtocol, f_star, lr_grid, parse_race, race_results, tune_entry
 from optviz.ui import explorer_view as view
 from optviz.ui import predict_view, present
-from optviz.ui.controls import entry_controls, problem_controls, seed_control, set_start, start_key, steps_control
+from optviz.ui.controls import entry_controls, problem_controls, seed_control, start_key, start_on_click, steps_control
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import cached_run, surface
 from optviz.ui.urlstate import hidden_controls, read_config, write_config
@@ -74,10 +74,7 @@ for p in paths:
 start_widget = start_key(f"{KEY}.problem", problem)
 
 
-def _clicked() -> None:
-    points = (st.session_state.get(f"{KEY}.contour") or {}).get("selection", {}).get("points", [])
-    if points:
-        set_start(start_widget, round(points[0]["x"], 3), round(points[0]["y"], 3))
+_clicked = start_on_click(f"{KEY}.contour", start_widget)
 
 
 clickable = "start" not in hidden

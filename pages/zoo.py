@@ -11,7 +11,7 @@ from optviz.lessons import zoo
 from optviz.lessons.race import DEFAULT_TOL, MAX_ENTRIES, OBJECTIVES, f_star
 from optviz.ui import explorer_view as view
 from optviz.ui import predict_view, present, zoo_view
-from optviz.ui.controls import problem_controls, seed_control, set_start, start_key, steps_control
+from optviz.ui.controls import problem_controls, seed_control, start_key, start_on_click, steps_control
 from optviz.ui.routing import inside_navigation
 from optviz.ui.runner import surface
 from optviz.ui.urlstate import hidden_controls, read_config, write_config
@@ -112,10 +112,7 @@ surf = surface(z.base)
 start_widget = start_key(f"{KEY}.problem", problem)
 
 
-def _clicked() -> None:
-    points = (st.session_state.get(f"{KEY}.contour") or {}).get("selection", {}).get("points", [])
-    if points:
-        set_start(start_widget, round(points[0]["x"], 3), round(points[0]["y"], 3))
+_clicked = start_on_click(f"{KEY}.contour", start_widget)
 
 
 boxes = sum(map(bool, [warning, names_warning])) + (not tune_now)

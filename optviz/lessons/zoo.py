@@ -125,7 +125,7 @@ def evaluations_per_step(name: str) -> int:
 
 
 def is_multiplier(name: str) -> bool:
-    return ext.MULTIPLIER in getattr(get_optimizer(name), "badges", ())
+    return ext.MULTIPLIER in get_optimizer(name).badges
 
 
 def catalogue(external: bool = True) -> list[str]:
@@ -269,17 +269,21 @@ def tuned_config(zoo: Zoo, t: Tuned) -> Config:
     return zoo.config(t.name, t.lr)
 
 
+def _finite(v: float | None) -> float | None:
+    """A number for JSON: None for ±∞ and NaN (a diverged run's score)."""
+    return v if v is not None and math.isfinite(v) else None
+
+
 def summary(z: Zoo, run_fn: Callable[[Config], Trace] = run) -> list[dict]:
     """Each entry's protocol, scores, tuned lr and how its tuned run ended, as plain JSON (the CLI's output)."""
-    fin = lambda v: v if v is not None and math.isfinite(v) else None
     out = []
     for n in z.names:
         t = tune(z, n, run_fn)
         tr = run_fn(tuned_config(z, t))
         out.append({"optimizer": n, "label": t.label, "tuned_lr": t.lr, "from_table": t.from_table, "note": t.lr_note(),
                     "lrs": None if t.tuning is None else list(t.tuning.lrs),
-                    "scores": None if t.tuning is None else [fin(s) for s in t.tuning.scores],
-                    "final_loss": fin(float(tr.losses[-1])), "final_point": [fin(float(v)) for v in tr.positions[-1]],
+                    "scores": None if t.tuning is None else [_finite(s) for s in t.tuning.scores],
+                    "final_loss": _finite(float(tr.losses[-1])), "final_point": [_finite(float(v)) for v in tr.positions[-1]],
                     "diverged_at": tr.diverged_at, "steps": tr.steps})
     return out
 
@@ -293,8 +297,7 @@ def gallery_zoo(surface: str, names: tuple[str, ...] | None = None) -> Zoo:
 
 
 def _row(t: TuneResult) -> dict:
-    fin = lambda v: v if math.isfinite(v) else None
-    return {"best_lr": t.best_lr, "best_score": fin(t.best_score), "scores": [fin(s) for s in t.scores],
+    return {"best_lr": t.best_lr, "best_score": _finite(t.best_score), "scores": [_finite(s) for s in t.scores],
             "seconds": round(t.seconds, 3)}
 
 

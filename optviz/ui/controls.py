@@ -132,6 +132,17 @@ def set_start(start_widget: str, x: float, y: float) -> None:
     st.session_state[f"{start_widget}.y"] = float(y)
 
 
+def start_on_click(chart_key: str, start_widget: str):
+    """The on_select callback of a clickable contour (st.plotly_chart key ``chart_key``): the clicked point, rounded to
+    3 decimals, becomes the start."""
+    def clicked() -> None:
+        points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])
+        if points:
+            set_start(start_widget, round(points[0]["x"], 3), round(points[0]["y"], 3))
+
+    return clicked
+
+
 def optimizer_controls(choice: OptimizerChoice, key: str, hidden: set[str], container=st, groups: bool = True,
                        label: str = "optimizer") -> dict:
     """The optimizer, every hyperparameter from its spec, and optional per-group (x / y) overrides."""
@@ -275,4 +286,4 @@ def reset_widgets(key: str) -> None:
 
 
 __all__ = ["config_controls", "entry_controls", "problem_controls", "optimizer_controls", "scheduler_controls", "steps_control",
-           "seed_control", "start_controls", "start_key", "set_start", "step_by", "step_buttons", "reset_widgets"]
+           "seed_control", "start_controls", "start_key", "start_on_click", "set_start", "step_by", "step_buttons", "reset_widgets"]

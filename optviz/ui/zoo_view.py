@@ -14,6 +14,7 @@ from optviz.figures import race as figures_race
 from optviz.figures import zoo as figures_zoo
 from optviz.lessons import zoo
 from optviz.lessons.race import f_star, race_results
+from optviz.ui import explorer_view as view
 from optviz.ui.explorer_view import contour_base, loss_figure
 from optviz.ui.runner import cached_run, surface
 
@@ -78,30 +79,27 @@ def zoo_figure(kind: str, zkey: str, tune: bool = True, click_grid: int = 25):
     return figures_zoo.legend_room(fig)
 
 
-def _num(v) -> str:
-    return "—" if v is None or not math.isfinite(v) else f"{v:.4g}"
-
-
 def results_rows(z: zoo.Zoo, found: list[zoo.Tuned], tol: float) -> list[dict]:
-    """The Zoo's table: tuned lr and how it was found, the protocol's score, and how each tuned run ended."""
+    """The Zoo's table: the Race's columns (the same numbers, formatted alike) with the tuned lr, the protocol's score,
+    how each tuned run ended and the entry's notes."""
     trs = traces(z, found)
-    rows = race_results(trs, zoo.labels(z.names), surface(z.base), tol)
+    rows = view.results_rows(race_results(trs, zoo.labels(z.names), surface(z.base), tol))
     out = []
-    for t, r, tr in zip(found, rows, trs, strict=True):
+    for t, row, tr in zip(found, rows, trs, strict=True):
         spec = get_optimizer(t.name)
-        out.append({"optimizer": r.label, "from": "torch.optim" if spec.source != ext.SOURCE else "pytorch-optimizer",
+        score = None if t.tuning is None else t.tuning.best_score
+        out.append({"optimizer": row["optimizer"], "from": "torch.optim" if spec.source != ext.SOURCE else "pytorch-optimizer",
                     "tuned lr": "—" if t.lr is None else f"{t.lr:.3g}",
-                    "score": "—" if t.tuning is None else _num(t.tuning.best_score),
-                    "final loss": _num(r.final_loss),
-                    "first step within tol of f*": "never" if r.first_within is None else str(r.first_within),
-                    "distance to nearest minimum": _num(r.distance),
+                    "score": "—" if score is None or not math.isfinite(score) else f"{score:.4g}",
+                    **{k: row[k] for k in ("final loss", "first step within tol of f*", "distance to nearest minimum")},
                     "ended": "diverged at step %d" % tr.diverged_at if tr.diverged_at is not None else f"{tr.steps} steps",
-                    "note": "; ".join(filter(None, [t.lr_note(), *getattr(spec, "badges", ())]))})
+                    "note": "; ".join(filter(None, [t.lr_note(), *spec.badges]))})
     return out
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
-def _card(surface_name: str, name: str) -> tuple:
+def card(surface_name: str, name: str) -> tuple:
+    """The gallery card of one entry: (figure, tuning, trace), built once per server."""
     z = zoo.gallery_zoo(surface_name, (name,))
     t = tuned(z, name)
     tr = cached_run(zoo.tuned_config(z, t))
@@ -113,8 +111,3 @@ def _card(surface_name: str, name: str) -> tuple:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _card_base(surface_name: str, config_key: str) -> dict:
     return figures.contour_base(surface(Config.from_json(config_key)), n_grid=200, height=CARD_HEIGHT)
-
-
-def card(surface_name: str, name: str):
-    """The gallery card of one entry: (figure, tuning, trace), built once per server."""
-    return _card(surface_name, name)

@@ -300,3 +300,52 @@ def surface_count(sample: dict) -> int:
 
 def finite_points(xs: list, ys: list) -> list[tuple[float, float]]:
     return [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+
+
+# -- ▶ Play, sampled -----------------------------------------------------------------------------------------------------
+SAMPLE_MS = 250
+
+
+def animated_index(page) -> int:
+    """The index of the page's first animated figure (slider and frames)."""
+    flags = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
+        !!(gd.layout.sliders && gd.layout.sliders.length && gd._transitionData && gd._transitionData._frames.length))""")
+    assert any(flags), "no animated figure on the page"
+    return flags.index(True)
+
+
+def drawn_points(sample: dict, trace: dict) -> int:
+    """How many markers of a moved trace (from ANIMATION_JS) a SAMPLE_JS sample found drawn."""
+    return sample["drawn"].get(str(trace["index"]), {}).get("markers", 0)
+
+
+def play(page, i: int, anim: dict, paths: list[dict], on_sample=None) -> list[dict]:
+    """Press the i-th figure's ▶ Play and sample what it draws every SAMPLE_MS until the last frame shows every path
+    complete (or a deadline from the animation's length); ``on_sample(sample)`` runs after each sample."""
+    page.locator(".js-plotly-plot").nth(i).locator(".updatemenu-button").filter(has_text="Play").click()
+    last = anim["frames"] - 1
+    samples = []
+    deadline = time.monotonic() + 10 + 4 * anim["frames"] * max(anim["duration"], 80) / 1000
+    while time.monotonic() < deadline:
+        s = page.evaluate(SAMPLE_JS, i)
+        samples.append(s)
+        if on_sample is not None:
+            on_sample(s)
+        if len(samples) > 1 and s["active"] == last and all(drawn_points(s, p) == p["points"] for p in paths):
+            break
+        page.wait_for_timeout(SAMPLE_MS)
+    return samples
+
+
+def assert_played(what: str, samples: list[dict], paths: list[dict], last: int) -> None:
+    """Play reached the last step, was caught while it ran, kept the surface in every sample, and grew every path
+    (never shrinking it)."""
+    steps = [s["active"] for s in samples]
+    assert steps[-1] == last, f"{what}: Play did not reach the last step in time (steps sampled: {steps})"
+    assert len(set(steps)) >= 3, f"{what}: the animation was not sampled while it ran (steps sampled: {steps})"
+    bare = [(s["active"], s["images"], s["contours"], s["heatmaps"]) for s in samples if surface_count(s) == 0]
+    assert not bare, f"{what}: the surface vanished during Play at (step, images, contour paths, heatmaps): {bare}"
+    for p in paths:
+        counts = [drawn_points(s, p) for s in samples]
+        assert len(set(counts)) >= 3, f"{what}: {p['name']}'s path did not grow during Play: {counts}"
+        assert all(b >= a for a, b in zip(counts, counts[1:])), f"{what}: {p['name']}'s path shrank during Play: {counts}"

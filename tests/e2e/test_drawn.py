@@ -12,14 +12,29 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
-from .browser import ANIMATION_JS, SAMPLE_JS, assert_clean, assert_drawn, figures, finite_points, open_page, settle, shoot, surface_count
+from .browser import (
+    ANIMATION_JS,
+    SAMPLE_JS,
+    SAMPLE_MS,
+    animated_index,
+    assert_clean,
+    assert_drawn,
+    assert_played,
+    drawn_points,
+    figures,
+    finite_points,
+    open_page,
+    play,
+    settle,
+    shoot,
+    surface_count,
+)
 from .conftest import app_pages, preset_links
 
 pytestmark = pytest.mark.e2e
 
 PAGES = app_pages()
 PRESETS = preset_links()
-SAMPLE_MS = 250
 
 
 def q(value) -> str:
@@ -102,19 +117,8 @@ ANIMATED = {
 }
 
 
-def _animated_index(page) -> int:
-    figs = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
-        !!(gd.layout.sliders && gd.layout.sliders.length && gd._transitionData && gd._transitionData._frames.length))""")
-    assert any(figs), "no animated figure on the page"
-    return figs.index(True)
-
-
 def _sample(page, i: int) -> dict:
     return page.evaluate(SAMPLE_JS, i)
-
-
-def _points(sample: dict, trace: dict) -> int:
-    return sample["drawn"].get(str(trace["index"]), {}).get("markers", 0)
 
 
 def _head_problems(sample: dict, anim: dict) -> list[str]:
@@ -152,7 +156,7 @@ def _click_slider(page, i: int, at: float) -> int:
 def test_play_keeps_the_surface_and_grows_the_paths(page, server, shots, name):
     open_page(page, server, ANIMATED[name])
     assert_clean(page, name)
-    i = _animated_index(page)
+    i = animated_index(page)
     anim = page.evaluate(ANIMATION_JS, i)
     paths = [m for m in anim["moved"] if m["role"] == "path"]
     last = anim["frames"] - 1
@@ -165,31 +169,19 @@ def test_play_keeps_the_surface_and_grows_the_paths(page, server, shots, name):
     assert surface_count(before) > 0, f"{name}: no surface before Play ({before['images']} images, " \
                                       f"{before['contours']} contour paths, {before['heatmaps']} heatmaps)"
     for p in paths:
-        assert _points(before, p) == p["points"], f"{name}: {p['name']} shows {_points(before, p)} of its " \
+        assert drawn_points(before, p) == p["points"], f"{name}: {p['name']} shows {drawn_points(before, p)} of its " \
                                                   f"{p['points']} points before Play"
     assert not _head_problems(before, anim), _head_problems(before, anim)
 
-    fig.locator(".updatemenu-button").filter(has_text="Play").click()
-    samples, shot = [], False
-    deadline = time.monotonic() + 10 + 4 * anim["frames"] * max(anim["duration"], 80) / 1000
-    while time.monotonic() < deadline:
-        s = _sample(page, i)
-        samples.append(s)
+    shot = []
+
+    def during(s: dict) -> None:
         if not shot and s["active"] >= last // 3:
             shoot_fig("2_during")
-            shot = True
-        if len(samples) > 1 and s["active"] == last and all(_points(s, p) == p["points"] for p in paths):
-            break
-        page.wait_for_timeout(SAMPLE_MS)
-    steps = [s["active"] for s in samples]
-    assert steps[-1] == last, f"{name}: Play did not reach the last step in time (steps sampled: {steps})"
-    assert len(set(steps)) >= 3, f"{name}: the animation was not sampled while it ran (steps sampled: {steps})"
-    bare = [(s["active"], s["images"], s["contours"], s["heatmaps"]) for s in samples if surface_count(s) == 0]
-    assert not bare, f"{name}: the surface vanished during Play at (step, images, contour paths, heatmaps): {bare}"
-    for p in paths:
-        counts = [_points(s, p) for s in samples]
-        assert len(set(counts)) >= 3, f"{name}: {p['name']}'s path did not grow during Play: {counts}"
-        assert all(b >= a for a, b in zip(counts, counts[1:])), f"{name}: {p['name']}'s path shrank during Play: {counts}"
+            shot.append(s["active"])
+
+    samples = play(page, i, anim, paths, during)
+    assert_played(name, samples, paths, last)
     if not paths:   # Small Nets: the decision boundary itself is animated, the title follows the epoch
         titles = [s["title"] for s in samples]
         assert len(set(titles)) >= 3, f"{name}: the animated figure did not change during Play: {titles}"
@@ -201,7 +193,7 @@ def test_play_keeps_the_surface_and_grows_the_paths(page, server, shots, name):
     shoot_fig("3_after")
     assert surface_count(after) > 0, f"{name}: the surface is gone after Play"
     for p in paths:
-        assert _points(after, p) == p["points"], f"{name}: after Play {p['name']} shows {_points(after, p)} of its " \
+        assert drawn_points(after, p) == p["points"], f"{name}: after Play {p['name']} shows {drawn_points(after, p)} of its " \
                                                  f"{p['points']} points"
     if not paths:
         assert after["title"] == before["title"], f"{name}: after Play the figure reads {after['title']!r}, " \
@@ -213,7 +205,7 @@ def test_play_keeps_the_surface_and_grows_the_paths(page, server, shots, name):
     assert 0 < step < last // 2, f"{name}: clicking the slider's rail early moved it to step {step} of {last}"
     assert surface_count(early) > 0, f"{name}: no surface after moving the slider to step {step}"
     for p in paths:
-        n = _points(early, p)
+        n = drawn_points(early, p)
         assert 1 < n < p["points"], f"{name}: at step {step} {p['name']} shows {n} of {p['points']} points"
     assert not _head_problems(early, anim), _head_problems(early, anim)
     assert_clean(page, f"{name} after Play")
@@ -227,7 +219,7 @@ def _arrows(sample: dict) -> dict[str, list]:
 
 def test_explorer_arrows_sit_at_the_head_of_the_path(page, server, shots):
     open_page(page, server, "explorer")
-    i = _animated_index(page)
+    i = animated_index(page)
     anim = page.evaluate(ANIMATION_JS, i)
     path = next(m for m in anim["moved"] if m["role"] == "path")
     head = next(m for m in anim["moved"] if m["role"] == "head")

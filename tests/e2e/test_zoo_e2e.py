@@ -10,7 +10,6 @@ import json
 import os
 import re
 import struct
-import time
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
@@ -20,13 +19,26 @@ import pytest
 from optviz.core.optimizers import get_optimizer
 from optviz.lessons import zoo
 
-from .browser import ANIMATION_JS, SAMPLE_JS, assert_clean, assert_drawn, figures, open_page, settle, surface_count
+from .browser import (
+    ANIMATION_JS,
+    SAMPLE_JS,
+    SAMPLE_MS,
+    animated_index,
+    assert_clean,
+    assert_drawn,
+    assert_played,
+    drawn_points,
+    figures,
+    open_page,
+    play,
+    settle,
+    surface_count,
+)
 from .conftest import app_pages
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not {"zoo.py", "gallery.py"} <= set(dict(app_pages())), reason="the Zoo pages are not in app.py")]
 
-SAMPLE_MS = 250
 PER_PAGE = 12
 THREE = ["SGD", "Adam", "pytorch_optimizer.Lion"]
 DOCS = os.environ.get("OPTVIZ_ZOO_SHOTS")
@@ -138,23 +150,12 @@ def check_zoo(page, what: str, names: list[str]) -> list[dict]:
     return table
 
 
-def _animated(page) -> int:
-    flags = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd =>
-        !!(gd.layout.sliders && gd.layout.sliders.length && gd._transitionData && gd._transitionData._frames.length))""")
-    assert any(flags), "no animated figure on the page"
-    return flags.index(True)
-
-
-def _markers(sample: dict, trace: dict) -> int:
-    return sample["drawn"].get(str(trace["index"]), {}).get("markers", 0)
-
-
 def test_zoo_default_draws_every_path_and_plays(page, server, shots):
     open_page(page, server, "zoo")
     shot(page, shots, "zoo-default")
     table = check_zoo(page, "zoo default", list(zoo.DEFAULT_NAMES))
 
-    i = _animated(page)
+    i = animated_index(page)
     anim = page.evaluate(ANIMATION_JS, i)
     paths = [m for m in anim["moved"] if m["role"] == "path"]
     assert [p["name"] for p in paths] == [r["optimizer"] for r in table], f"the animation moves {paths}"
@@ -163,33 +164,21 @@ def test_zoo_default_draws_every_path_and_plays(page, server, shots):
     fig.scroll_into_view_if_needed()
     before = page.evaluate(SAMPLE_JS, i)
     assert surface_count(before) > 0, "zoo: no surface before Play"
-    assert all(_markers(before, p) == p["points"] for p in paths), "zoo: a path is not complete before Play"
+    assert all(drawn_points(before, p) == p["points"] for p in paths), "zoo: a path is not complete before Play"
 
-    fig.locator(".updatemenu-button").filter(has_text="Play").click()
-    samples, during = [], False
-    deadline = time.monotonic() + 10 + 4 * anim["frames"] * max(anim["duration"], 80) / 1000
-    while time.monotonic() < deadline:
-        s = page.evaluate(SAMPLE_JS, i)
-        samples.append(s)
-        if not during and last // 3 <= s["active"] < last:
+    taken = []
+
+    def during(s: dict) -> None:
+        if not taken and last // 3 <= s["active"] < last:
             shot(page, shots, "zoo-play")
-            during = True
-        if len(samples) > 1 and s["active"] == last and all(_markers(s, p) == p["points"] for p in paths):
-            break
-        page.wait_for_timeout(SAMPLE_MS)
-    steps = [s["active"] for s in samples]
-    assert steps[-1] == last, f"zoo: Play did not reach the last step in time (steps sampled: {steps})"
-    assert len(set(steps)) >= 3, f"zoo: the animation was not sampled while it ran (steps sampled: {steps})"
-    bare = [s["active"] for s in samples if surface_count(s) == 0]
-    assert not bare, f"zoo: the surface vanished during Play at steps {bare}"
-    for p in paths:
-        counts = [_markers(s, p) for s in samples]
-        assert len(set(counts)) >= 3, f"zoo: {p['name']}'s path did not grow during Play: {counts}"
-        assert all(b >= a for a, b in zip(counts, counts[1:])), f"zoo: {p['name']}'s path shrank during Play: {counts}"
+            taken.append(s["active"])
+
+    samples = play(page, i, anim, paths, during)
+    assert_played("zoo", samples, paths, last)
     page.wait_for_timeout(SAMPLE_MS)
     after = page.evaluate(SAMPLE_JS, i)
     assert surface_count(after) > 0, "zoo: the surface is gone after Play"
-    assert all(_markers(after, p) == p["points"] for p in paths), "zoo: a path is incomplete after Play"
+    assert all(drawn_points(after, p) == p["points"] for p in paths), "zoo: a path is incomplete after Play"
     assert_clean(page, "zoo after Play")
 
 
