@@ -136,7 +136,7 @@ def results() -> None:
     st.caption((f"f* = {fs:.6g}. " if fs is not None else "This surface lists no minimum value, so no run can be judged "
                 "to have arrived. ") + f"Score: the protocol's {OBJECTIVES[z.grid.objective]}. "
                + (f"{table} of these tunings come from the gallery's table (written from the same real runs by "
-                  "`python -m optviz.lessons.zoo`); the others ran here." if table else "Every tuning ran here (cached)."))
+                  "`python -m optviz zoo --write-table`); the others ran here." if table else "Every tuning ran here (cached)."))
 
 
 results()

@@ -304,6 +304,12 @@ def test_colours_are_torchs_own_and_distinct_for_the_others():
     colours = entry_colours(names)
     assert colours["SGD"] == get_optimizer("SGD").colour and colours["Adam"] == get_optimizer("Adam").colour
     assert len(set(map(str.lower, colours.values()))) == len(colours) == len(set(names))
+    # the default zoo's six stand apart (its first four pytorch-optimizer colours used to repeat SGD's blue and Adam's red)
+    import math
+
+    from optviz.figures.zoo import APART, _rgb
+    default = list(entry_colours(list(zoo.DEFAULT_NAMES)).values())
+    assert min(math.dist(_rgb(a), _rgb(b)) for i, a in enumerate(default) for b in default[i + 1:]) >= APART, default
     # the Race gives two pytorch-optimizer racers two colours (they used to share the catalogue's grey)
     race = {"base": {"problem": {"surface": "rosenbrock"}, "steps": 30},
             "entries": [{"name": "pytorch_optimizer.Lion", "options": {"lr": 0.01}}, {"name": "pytorch_optimizer.Adan", "options": {"lr": 0.01}},

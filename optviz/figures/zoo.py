@@ -11,8 +11,12 @@ from optviz.core.trace import Trace
 from .base import FrozenFigure
 from .trajectory import Path, contour_with_paths
 
-# colours for what has none of its own (pytorch-optimizer's entries), apart from torch.optim's D3 colours
-PALETTE = (*qualitative.Dark24, *qualitative.Plotly)
+# colours for what has none of its own (pytorch-optimizer's entries); each is taken only if it stands apart from every
+# colour already in the figure (torch.optim's D3 colours included)
+# (none near black or near white: the surface's darkest and brightest bands would swallow them)
+PALETTE = tuple(c for c in dict.fromkeys((*qualitative.Dark24, *qualitative.Alphabet, *qualitative.Light24, *qualitative.Plotly))
+                if 200 <= sum(int(c[i:i + 2], 16) for i in (1, 3, 5)) <= 620)
+APART = 90.0            # least RGB distance (of 441) between two colours of one figure, while the palette allows
 DASHES = ("solid", "dash", "dot")
 FULL_WIDTH = 1050       # a full-width figure beside the sidebar on a laptop
 
@@ -22,11 +26,18 @@ def entry_colours(names: list[str]) -> dict[str, str]:
     pytorch-optimizer's entries, which share one grey, the next palette colour no other entry uses."""
     specs = {n: get_optimizer(n) for n in dict.fromkeys(names)}
     out = {n: s.colour for n, s in specs.items() if s.source == "torch"}
-    free = (c for c in PALETTE if c.lower() not in {v.lower() for v in out.values()})
     for n in specs:
         if n not in out:
-            out[n] = next(free, specs[n].colour)
+            used = [_rgb(c) for c in out.values()]
+            gap = lambda c: min((math.dist(_rgb(c), u) for u in used), default=math.inf)
+            # the first palette colour far enough from all used ones, else the one farthest from them
+            out[n] = next((c for c in PALETTE if gap(c) >= APART), max(PALETTE, key=gap))
     return out
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    h = colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
 
 def zoo_paths(traces: list[Trace], labels: list[str]) -> list[Path]:
