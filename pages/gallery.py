@@ -81,7 +81,7 @@ def pager(where: str) -> int:
 
 
 page = pager("top")
-st.caption(f"Colour: log₁₀(f − min) of {SURFACES[surface_name].label}, dark low, yellow high · ○ start · ☆ minimum · "
+st.caption(f"Colour: {zoo_view.colour_key(surface_name)} of {SURFACES[surface_name].label}, dark low, yellow high · ○ start · ☆ minimum · "
            "the camera in a card's toolbar (hover the card) saves it as a PNG.")
 shown = names[(page - 1) * per_page: page * per_page]
 cols = st.columns(3)

@@ -318,3 +318,16 @@ def test_colours_are_torchs_own_and_distinct_for_the_others():
     _clean(at)
     drawn = {t["name"]: t["line"]["color"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if t.get("mode") == "lines+markers"}
     assert drawn["SGD"] == get_optimizer("SGD").colour and len(set(drawn.values())) == 3, drawn
+
+
+def test_gallery_colour_key_says_what_each_surface_is_coloured_by():
+    from optviz.core.surfaces import SURFACES
+
+    for surface in zoo.GALLERY_SURFACES:
+        at = _page("gallery", surface=surface)
+        _clean(at)
+        key = next(c.value for c in at.caption if c.value.startswith("Colour:"))
+        bar = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+        drawn = next(d for d in bar if d.get("marker", {}).get("colorbar"))["marker"]["colorbar"]["title"]["text"]
+        assert key.startswith(f"Colour: {drawn} of {SURFACES[surface].label}")
+        assert ("log₁₀" in key) == SURFACES[surface].log_contours

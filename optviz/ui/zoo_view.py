@@ -111,3 +111,9 @@ def card(surface_name: str, name: str) -> tuple:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _card_base(surface_name: str, config_key: str) -> dict:
     return figures.contour_base(surface(Config.from_json(config_key)), n_grid=200, height=CARD_HEIGHT)
+
+
+def colour_key(surface_name: str) -> str:
+    """What the gallery cards' colours show on this surface: the colour bar title of their (shared) surface image."""
+    base = _card_base(surface_name, zoo.gallery_zoo(surface_name, ("SGD",)).base.key())
+    return base["data"][0]["marker"]["colorbar"]["title"]["text"]
