@@ -75,7 +75,11 @@ def answer_on_page(page, q: P.Question, guess) -> None:
     else:
         page.locator("[data-testid='stRadio']").get_by_text(guess, exact=True).click()
         settle(page)
-    page.get_by_role("button", name="Commit my guess").click()
+    commit = page.get_by_role("button", name="Commit my guess")
+    commit.click()
+    # the committed guess replaces the button: wait for that rerun, not only for an idle moment (a busy server may
+    # start the rerun after settle() has already seen the app idle)
+    commit.wait_for(state="detached", timeout=60_000)
     settle(page)
 
 
